@@ -76,6 +76,8 @@ class Trial:
     seconds: float
     verdict: str = ""
     extra: dict = field(default_factory=dict)
+    #: the fitted estimator, for callers that measure more (e.g. held-out scores)
+    model: object = field(default=None, repr=False, compare=False)
 
 
 def bisect(fit, lo, hi, classify, max_runs=6):
@@ -140,7 +142,7 @@ class SparsityCase:
 
         self._fit(GDA(), 0.5, rows=slice(None, None, 20), epochs=1)
 
-    def _fit(self, method, upper, rows=slice(None), epochs=None):
+    def _fit(self, method, upper, rows=slice(None), epochs=None, seed=0):
         import sklearn_constrained as sc
         from sklearn_constrained.constraints import Density
 
@@ -148,7 +150,7 @@ class SparsityCase:
             module=sc.models.L0MLP,
             module_params={"hidden_layer_sizes": self.hidden, "droprate_init": 0.2},
             constraints={"density": Density(upper=upper)}, method=method, lr=0.01,
-            max_epochs=epochs or self.epochs, batch_size=128, random_state=0, device="cpu")
+            max_epochs=epochs or self.epochs, batch_size=128, random_state=seed, device="cpu")
         t0 = time.perf_counter()
         with quiet():
             clf.fit(self.X[rows], self.y[rows])
@@ -157,19 +159,19 @@ class SparsityCase:
         kept = sum(m.density() * m.n_gates for m in gated) / sum(m.n_gates for m in gated)
         return Trial(None, clf.evaluate_constraints(self.X[rows])["density"], clf.score(self.X[rows], self.y[rows]),
                      seconds,
-                     extra={"test-time density": f"{kept:.3f}"})
+                     extra={"test-time density": f"{kept:.3f}"}, model=clf)
 
-    def penalty(self, c):
+    def penalty(self, c, seed=0):
         from sklearn_constrained.methods import FixedPenalty
 
-        t = self._fit(FixedPenalty(penalty=c), 0.0)  # loss + c * density
+        t = self._fit(FixedPenalty(penalty=c), 0.0, seed=seed)  # loss + c * density
         t.coef = c
         return t
 
-    def constrained(self):
+    def constrained(self, method=None, seed=0):
         from sklearn_constrained.methods import GDA
 
-        return self._fit(GDA(), 0.5)
+        return self._fit(GDA() if method is None else method, 0.5, seed=seed)
 
     def classify(self, t):
         if t.value > self.target + self.window:

@@ -752,11 +752,27 @@ class BaseConstrainedEstimator(BaseEstimator):
     # inference and constraint evaluation
     # ------------------------------------------------------------------
     def _forward(self, X):
-        """Raw module outputs for validated X, as a float64 tensor on the CPU."""
-        dtype = next((p.dtype for p in self.module_.parameters()), torch.float32)
-        X_t = torch.tensor(X, dtype=dtype)
-        out = self.net_.forward(X_t, training=False, device="cpu")
-        return out.double()
+        """Raw module outputs for validated X, as a float64 tensor on the CPU.
+
+        The module runs in evaluation mode, without gradients, on chunks of
+        eight training batches (at least 1,024 rows): large enough that the
+        per-call overhead vanishes, small enough for image models.
+        """
+        module = self.module_
+        param = next(module.parameters(), None)
+        dtype = torch.float32 if param is None else param.dtype
+        device = torch.device("cpu") if param is None else param.device
+        batch = int(self.batch_size) if self.batch_size not in (None, -1) else 1024
+        chunk = min(max(1024, 8 * batch), 8192)
+        was_training = module.training
+        module.train(False)
+        try:
+            with torch.no_grad():
+                outs = [module(torch.as_tensor(X[i:i + chunk], dtype=dtype).to(device)).detach().cpu()
+                        for i in range(0, len(X), chunk)]
+        finally:
+            module.train(was_training)
+        return torch.cat(outs).double() if outs else torch.empty(0, dtype=torch.float64)
 
     def _check_X(self, X):
         check_is_fitted(self)

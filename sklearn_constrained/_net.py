@@ -153,20 +153,21 @@ class _EpochStats:
         self.defects = {}
 
     @staticmethod
-    def _add(acc, x):
-        return x.clone() if acc is None else acc.add_(x)
+    def _add(acc, x, weight):
+        # one in-place operation per batch (the first one allocates)
+        return x * weight if acc is None else acc.add_(x, alpha=weight)
 
     def add(self, out, bs, data_names=()):
         # Weight constraints are evaluated once at the epoch's end; only the
         # data-dependent ones are averaged over the batches.
         self.n += bs
-        self.objective = self._add(self.objective, out["objective"] * bs)
-        self.loss = self._add(self.loss, out["loss"] * bs)
+        self.objective = self._add(self.objective, out["objective"], bs)
+        self.loss = self._add(self.loss, out["loss"], bs)
         evals = out["evals"]
         for name in data_names:
             e = evals[name]
-            self.values[name] = self._add(self.values.get(name), e.value.detach() * bs)
-            self.defects[name] = self._add(self.defects.get(name), e.defect.detach() * bs)
+            self.values[name] = self._add(self.values.get(name), e.value.detach(), bs)
+            self.defects[name] = self._add(self.defects.get(name), e.defect.detach(), bs)
 
     def synchronize_(self):
         """Average the epoch's sums over the ranks (one collective per epoch)."""
@@ -223,10 +224,14 @@ class ConstrainedNet(NeuralNet):
         self._set_training(True)
         target = yi["y"] if isinstance(yi, dict) else yi
 
+        bound = self.bound_constraints_
+        if not self.method_._needs_step_evals:  # e.g. S-ADMM: data constraints only
+            bound = {n: b for n, b in bound.items() if b.requires_data}
+
         def evaluate():
             y_pred = self.infer(Xi, **fit_params)
             objective = self.get_loss(y_pred, target, X=Xi, training=True)
-            evals = evaluate_bound(self.bound_constraints_, self._context(y_pred, yi))
+            evals = evaluate_bound(bound, self._context(y_pred, yi)) if bound else {}
             if self.sync_names_:
                 # data-parallel: every rank's dual step sees the same statistics
                 evals = synchronize_evals(evals, self.sync_names_)
@@ -244,6 +249,13 @@ class ConstrainedNet(NeuralNet):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             self.notify("on_batch_end", batch=batch, training=training, **step)
+
+
+def _clone_state(module):
+    """A detached copy of a module's ``state_dict`` (plain tensor clones: several
+    times cheaper than ``copy.deepcopy`` of the dict)."""
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+            for k, v in module.state_dict().items()}
 
 
 #: vectors longer than this are logged in ``history_`` by their largest magnitude
@@ -364,7 +376,7 @@ class ConstraintMonitor(Callback):
     @staticmethod
     def _take_snapshot(net, epoch):
         return {
-            "module": copy.deepcopy(net.module_.state_dict()),
+            "module": _clone_state(net.module_),
             "method": net.method_._get_state(),
             "epoch": epoch,
         }

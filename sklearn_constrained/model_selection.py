@@ -157,7 +157,7 @@ class _BestFeasibleIterate(Callback):
     selection data whenever one checked iterate was.
     """
 
-    def __init__(self, tol=1e-3, batches_per_epoch=1, checks_per_epoch=4, max_epochs=1,
+    def __init__(self, tol=1e-3, batches_per_epoch=1, checks_per_epoch=1, max_epochs=1,
                  max_checks=500, chunk=8192):
         self.tol = tol
         self.batches_per_epoch = batches_per_epoch
@@ -219,7 +219,7 @@ class _BestFeasibleIterate(Callback):
                 "constraints": dict(zip(evals, map(float, summary[k:])))}
 
     def _check(self, net, epoch):
-        import copy
+        from ._net import _clone_state
 
         result = self._evaluate(net)
         self._last, self._last_step = result, self._step
@@ -229,7 +229,7 @@ class _BestFeasibleIterate(Callback):
                 "loss": loss,
                 "epoch": epoch,
                 "step": self._step,
-                "module": copy.deepcopy(net.module_.state_dict()),
+                "module": _clone_state(net.module_),
                 "method": net.method_._get_state(),
             }
 

@@ -160,6 +160,8 @@ def surrogate_indicator(logits, k, surrogate="sigmoid"):
     """
     if surrogate not in _SURROGATES:
         raise ValueError(f"Unknown `surrogate`={surrogate!r}; choose 'sigmoid' or 'hinge'.")
+    if logits.dim() == 2 and logits.shape[1] == 2 and not isinstance(k, torch.Tensor):
+        return _binary_indicator(logits, int(k), surrogate)
     idx = _class_index_tensor(logits, k)
     hard = (logits.detach().argmax(dim=1, keepdim=True) == idx).to(logits.dtype).squeeze(1)
     if surrogate == "sigmoid":
@@ -168,6 +170,21 @@ def surrogate_indicator(logits, k, surrogate="sigmoid"):
         z_k = logits.gather(1, idx).squeeze(1)
         others = logits.scatter(1, idx, float("-inf")).amax(dim=1)
         soft = torch.clamp(0.5 * (1.0 + z_k - others), 0.0, 1.0)
+    return hard, soft
+
+
+def _binary_indicator(logits, k, surrogate):
+    """The two-class case of :func:`surrogate_indicator` in four operations:
+    everything follows from the margin ``z_k - z_{1-k}`` (the softmax
+    probability of class ``k`` is the sigmoid of the margin; ``argmax``
+    breaks a tie towards class 0)."""
+    margin = logits[:, k] - logits[:, 1 - k]
+    m = margin.detach()
+    hard = (m > 0 if k == 1 else m >= 0).to(logits.dtype)
+    if surrogate == "sigmoid":
+        soft = torch.sigmoid(margin)
+    else:
+        soft = torch.clamp(0.5 * (1.0 + margin), 0.0, 1.0)
     return hard, soft
 
 
@@ -199,7 +216,8 @@ class _BoundRates(BoundConstraint):
 
     Subclasses implement ``_rows(ctx) -> (hard, soft, cond)`` (each of shape
     ``(n, R)``: the true indicator, its surrogate and the membership of each
-    sample in the population of each rate) and ``_finish(est, seen, proxy_rate)``
+    sample in the population of each rate, ``None`` when every sample
+    belongs to every rate's population) and ``_finish(est, seen, proxy_rate)``
     mapping the ``(G, R)`` running rates, the mask of groups seen and the
     batch surrogate rates to a :class:`ConstraintEval`.
     """
@@ -211,7 +229,7 @@ class _BoundRates(BoundConstraint):
         self.pos_index = 1
         self.window = None
         self.external_dual = False
-        self._num = self._soft = self._den = None
+        self._set_counts(None)
         self._pairs = {}
 
     # -- configuration (called by the estimator) --------------------------------
@@ -265,47 +283,55 @@ class _BoundRates(BoundConstraint):
             self.pos_index = matches[0]
 
     # -- running counts -----------------------------------------------------------
+    # The counts of every (group, rate) cell live in one tensor of shape
+    # (G, 3, R): [true count, population, surrogate count], so that the whole
+    # bookkeeping of a batch is a handful of tensor operations whatever the
+    # number of groups and rates. ``_num``, ``_den`` and ``_soft`` are views.
     def _tables(self, ctx):
+        """The batch's per-group sums, shape ``(G, 3, R)`` (``G = 1`` without groups)."""
         hard, soft, cond = self._rows(ctx)
+        n, n_rates = hard.shape
+        if cond is None:  # every sample belongs to every rate's population
+            cols = torch.cat([hard, hard.new_ones(n, n_rates), soft], 1)
+        else:
+            cols = torch.cat([hard * cond, cond, soft * cond], 1)
         if self.requires_groups:
             if ctx.groups is None:
                 raise ValueError(
                     f"Constraint {self.name!r} ({type(self.constraint).__name__}) compares groups: "
                     "pass `sensitive_features`."
                 )
-            n_groups = max(int(ctx.n_groups), 1)
-            g = ctx.groups.to(hard.device).long()
-            zeros = hard.new_zeros(n_groups, hard.shape[1])
-            num = zeros.index_add(0, g, hard * cond)
-            den = zeros.index_add(0, g, cond)
-            snum = soft.new_zeros(n_groups, soft.shape[1]).index_add(0, g, soft * cond)
+            g = ctx.groups
+            if g.device != cols.device or g.dtype != torch.long:
+                g = g.to(cols.device, torch.long)
+            tab = cols.new_zeros(max(int(ctx.n_groups), 1), 3 * n_rates).index_add_(0, g, cols)
         else:
-            num = (hard * cond).sum(0, keepdim=True)
-            den = cond.sum(0, keepdim=True)
-            snum = (soft * cond).sum(0, keepdim=True)
-        return num, snum, den
+            tab = cols.sum(0, keepdim=True)
+        return tab.view(-1, 3, n_rates)
 
-    def _accumulate(self, num, snum, den, batch):
-        if self._num is None or self._num.shape != num.shape:
-            self._num, self._soft, self._den = num.clone(), snum.detach().clone(), den.clone()
+    def _set_counts(self, counts):
+        self._counts = counts
+        if counts is None:
+            self._num = self._den = self._soft = None
+        else:
+            self._num, self._den, self._soft = counts[:, 0], counts[:, 1], counts[:, 2]
+
+    def _accumulate(self, tab, batch):
+        if self._counts is None or self._counts.shape != tab.shape:
+            self._set_counts(tab.clone())
             return
         window = None if self.window is None else min(self.window, _MEMORY_BATCHES * batch)
         if window:
             beta = max(0.0, 1.0 - batch / window)
             # cells (rate, group) absent from the batch keep their estimate
-            factor = torch.where(den > 0, beta, 1.0).to(self._num.dtype)
-            self._num.mul_(factor)
-            self._soft.mul_(factor)
-            self._den.mul_(factor)
-        self._num.add_(num)
-        self._soft.add_(snum.detach())
-        self._den.add_(den)
+            self._counts.mul_(torch.where(tab[:, 1:2] > 0, beta, 1.0))
+        self._counts.add_(tab)
 
     def fresh_copy(self):
         """A copy with empty running counts that estimates from its own batches
         (for evaluations that must not disturb the fit's estimates)."""
         other = copy.copy(self)
-        other._num = other._soft = other._den = None
+        other._set_counts(None)
         other.external_dual = False
         other.window = None
         return other
@@ -313,55 +339,61 @@ class _BoundRates(BoundConstraint):
     def _get_state(self):
         # the running counts (None before the first batch); `warm_start` and
         # checkpoints carry them so a resumed fit sees the same estimates
-        return {"num": self._num, "soft": self._soft, "den": self._den}
+        if self._counts is None:
+            return {"num": None, "soft": None, "den": None}
+        return {"num": self._num.clone(), "soft": self._soft.clone(), "den": self._den.clone()}
 
     def _set_state(self, state):
-        if state:
-            self._num, self._soft, self._den = (
-                None if state.get(k) is None else state[k].clone() for k in ("num", "soft", "den"))
+        if state and state.get("num") is not None:
+            self._set_counts(torch.stack([state["num"], state["den"], state["soft"]], 1).clone())
 
     def observe(self, ctx):
         """Update the running counts from a batch without taking gradients
         (used for the held-out dual estimates)."""
         with torch.no_grad():
-            num, snum, den = self._tables(ctx)
-            self._accumulate(num, snum, den, ctx.y_pred.shape[0])
+            self._accumulate(self._tables(ctx), ctx.y_pred.shape[0])
 
     def evaluate(self, ctx=None):
         if ctx is None:
             raise ValueError(f"Constraint {self.name!r} depends on the data: pass a batch context.")
-        num, snum, den = self._tables(ctx)
-        if not self.external_dual or self._num is None:
-            self._accumulate(num.detach(), snum, den, ctx.y_pred.shape[0])
-        tiny = 1e-12
-        run_den = self._den.clamp_min(tiny)
-        est = self._num / run_den
-        seen = self._den > 0
-        run_soft = self._soft / run_den
-        proxy_rate = torch.where(den > 0, snum / den.clamp_min(1.0), run_soft)
-        return self._finish(est, seen, proxy_rate)
+        tab = self._tables(ctx)
+        counts = tab.detach()
+        if not self.external_dual or self._counts is None:
+            self._accumulate(counts, ctx.y_pred.shape[0])
+        run = self._counts
+        # the running true rates and surrogate rates, in one division
+        rates = run[:, 0::2] / run[:, 1:2].clamp_min(1e-12)
+        den = counts[:, 1]
+        proxy_rate = torch.where(den > 0, tab[:, 2] / den.clamp_min(1.0), rates[:, 1])
+        return self._finish(rates[:, 0], run[:, 1] > 0, proxy_rate)
 
     # -- helpers for gap constraints ---------------------------------------------------
-    def _pair_index(self, n_groups, device):
-        key = (n_groups, str(device))
+    def _pair_index(self, n_groups, device, dtype=torch.float32):
+        """For the ``G (G - 1)`` ordered pairs of groups ``(g, h)``: the index
+        tensors of ``g`` and ``h`` and the ``(P, G)`` difference matrix."""
+        key = (n_groups, str(device), dtype)
         if key not in self._pairs:
             ii, jj = torch.meshgrid(torch.arange(n_groups), torch.arange(n_groups), indexing="ij")
             off = ii != jj
-            self._pairs[key] = (ii[off].to(device), jj[off].to(device))
+            ii, jj = ii[off], jj[off]
+            diff = torch.zeros(len(ii), n_groups, dtype=dtype)
+            diff[torch.arange(len(ii)), ii] = 1.0
+            diff[torch.arange(len(ii)), jj] = -1.0
+            self._pairs[key] = (ii.to(device), jj.to(device), diff.to(device))
         return self._pairs[key]
 
     def _gaps(self, est, seen, proxy_rate, bound):
         """Pairwise ``r_g - r_h - bound`` for every rate column, and the value
         (the largest between-group gap, 0 with fewer than two groups seen)."""
-        n_groups = est.shape[0]
-        ii, jj = self._pair_index(n_groups, est.device)
+        ii, jj, dmat = self._pair_index(est.shape[0], est.device, est.dtype)
+        if not len(ii):
+            return ConstraintEval(est.new_zeros(()), est.new_zeros(0), proxy_rate.new_zeros(0))
         both = seen[ii] & seen[jj]
-        diff = est[ii] - est[jj]
-        pdiff = proxy_rate[ii] - proxy_rate[jj]
-        filler = torch.full_like(diff, -float(bound))
-        defect = torch.where(both, diff - bound, filler).T.reshape(-1)
-        proxy = torch.where(both, pdiff - bound, filler.to(pdiff.dtype)).T.reshape(-1)
-        value = torch.where(both, diff, torch.zeros_like(diff)).amax() if diff.numel() else est.new_zeros(())
+        diff = dmat @ est
+        pdiff = dmat.to(proxy_rate.dtype) @ proxy_rate
+        defect = torch.where(both, diff - bound, -bound).T.reshape(-1)
+        proxy = torch.where(both, pdiff - bound, -bound).T.reshape(-1)
+        value = torch.where(both, diff, 0.0).amax()
         return ConstraintEval(value, defect, proxy)
 
 
@@ -386,7 +418,7 @@ class _BoundPredictionRate(_BoundRates):
         if k is None:
             k = int(self.constraint.label)
         hard, soft = surrogate_indicator(ctx.y_pred, k, self.surrogate)
-        return hard[:, None], soft[:, None], torch.ones_like(hard)[:, None]
+        return hard[:, None], soft[:, None], None
 
     def _finish(self, est, seen, proxy_rate):
         c = self.constraint
@@ -554,21 +586,28 @@ class _BoundGap(_BoundRates):
     rates = ("selection",)
 
     def _rows(self, ctx):
-        cols_h, cols_s, cols_c = [], [], []
         y = None if ctx.y is None else ctx.y.reshape(-1)
         if y is None and self.requires_labels:
             raise ValueError(f"Constraint {self.name!r} involves the labels: pass `y`.")
+        if self.rates == ("selection",):  # demographic parity: the hot case
+            hard, soft = surrogate_indicator(ctx.y_pred, self.pos_index, self.surrogate)
+            return hard[:, None], soft[:, None], None
+        cols_h, cols_s, cols_c = [], [], []
+        positive = is_pos = None
         for rate in self.rates:
             if rate == "error":
                 hard, soft = surrogate_indicator(ctx.y_pred, y, self.surrogate)
                 hard, soft = 1.0 - hard, 1.0 - soft
                 cond = torch.ones_like(hard)
             else:
-                hard, soft = surrogate_indicator(ctx.y_pred, self.pos_index, self.surrogate)
+                if positive is None:  # one indicator for every rate of the positive class
+                    positive = surrogate_indicator(ctx.y_pred, self.pos_index, self.surrogate)
+                hard, soft = positive
                 if rate == "selection":
                     cond = torch.ones_like(hard)
                 else:
-                    is_pos = (y == self.pos_index).to(hard.dtype)
+                    if is_pos is None:
+                        is_pos = (y == self.pos_index).to(hard.dtype)
                     cond = is_pos if rate == "tpr" else 1.0 - is_pos
             cols_h.append(hard)
             cols_s.append(soft)
@@ -734,7 +773,7 @@ class _BoundGroupLoss(_BoundRates):
         else:
             diff = (y_pred - y.reshape(y_pred.shape).to(y_pred.dtype)) * float(ctx.target_scale)
             loss = diff.pow(2).reshape(diff.shape[0], -1).mean(1)
-        return loss.detach()[:, None], loss[:, None], torch.ones_like(loss)[:, None]
+        return loss.detach()[:, None], loss[:, None], None
 
     def _finish(self, est, seen, proxy_rate):
         bound = float(self.constraint.bound)

@@ -36,6 +36,10 @@ class ConstrainedMethod(BaseEstimator):
     short_name = None
     #: whether the method reinitialises the primal optimizer at each epoch
     resets_optimizer_each_epoch = False
+    #: whether the method reads the weight constraints' per-step values
+    #: (``False``: the training loop evaluates only the data-dependent
+    #: constraints at each step; the weight ones are evaluated at epoch ends)
+    _needs_step_evals = True
 
     # -- validation -----------------------------------------------------------
     def _check_params(self):

@@ -86,6 +86,7 @@ class SADMM(ConstrainedMethod):
     """
 
     short_name = "sadmm"
+    _needs_step_evals = False
 
     def __init__(self, rho=0.1, predict_with="split"):
         self.rho = rho
@@ -123,32 +124,57 @@ class SADMM(ConstrainedMethod):
                 self.split_[name] = z
                 self.duals_[name] = u
                 self._anchor[name] = [t.clone() for t in z]  # z - u
+                # the multipliers' shapes (estimated at each epoch's end)
+                self.multipliers_[name] = torch.zeros_like(b.evaluate(None).defect.detach())
         self._half_rho = 0.5 * float(self.rho)
-        self._ready = False
+        self._diffs = None
         return self
 
     # -- the step -------------------------------------------------------------
+    # The coupling term (rho/2) sum ||theta - (z - u)||^2 has the gradient
+    # rho (theta - z + u): it is added to the gradients in closed form after
+    # the backward pass (one fused operation per constraint), and only its
+    # value enters the loss, so the autograd graph is the objective's alone.
+    # S-ADMM never reads the constraints' per-step values (`_needs_step_evals`).
     def _compute_loss(self, objective, evals, *, update_duals):
-        if update_duals and not self._ready:
-            self._ensure_multipliers({n: e.defect.detach() for n, e in evals.items()})
-            self._ready = True
-        pen = None
-        for name, params in self._params.items():
-            for p, a in zip(params, self._anchor[name]):
-                t = (p - a).square().sum()
-                pen = t if pen is None else pen + t
-        return objective if pen is None else objective + self._half_rho * pen
+        self._diffs = None
+        if not self._params:
+            return objective
+        with torch.no_grad():
+            diffs, norms = [], []
+            for name, params in self._params.items():
+                d = torch._foreach_sub(params, self._anchor[name])
+                diffs.append(d)
+                norms.extend(torch._foreach_norm(d))
+            pen = torch.stack(norms).square().sum()
+        self._diffs = diffs
+        return objective + self._half_rho * pen
+
+    def _after_backward(self, evals, *, update_duals):
+        diffs, self._diffs = self._diffs, None
+        if diffs is None:
+            return
+        rho = float(self.rho)
+        with torch.no_grad():
+            for params, d in zip(self._params.values(), diffs):
+                if any(p.grad is None for p in params):
+                    for p in params:
+                        if p.grad is None:
+                            p.grad = torch.zeros_like(p)
+                torch._foreach_add_([p.grad for p in params], d, alpha=rho)
 
     def _after_step(self):
         with torch.no_grad():
             for name, params in self._params.items():
                 zs, us, anchor = self.split_[name], self.duals_[name], self._anchor[name]
-                for p, z, u in zip(params, zs, us):
-                    z.copy_(p).add_(u)
+                # z = proj(theta + u); u += theta - z; anchor = z - u
+                torch._foreach_copy_(zs, params)
+                torch._foreach_add_(zs, us)
                 self.bound_constraints_[name].project_(zs)
-                for p, z, u, a in zip(params, zs, us, anchor):
-                    u.add_(p).sub_(z)
-                    a.copy_(z).sub_(u)
+                torch._foreach_add_(us, params)
+                torch._foreach_sub_(us, zs)
+                torch._foreach_copy_(anchor, zs)
+                torch._foreach_sub_(anchor, us)
 
     def _epoch_end(self, defects):
         self._estimate_multipliers()

@@ -178,14 +178,26 @@ def _binary_indicator(logits, k, surrogate):
     everything follows from the margin ``z_k - z_{1-k}`` (the softmax
     probability of class ``k`` is the sigmoid of the margin; ``argmax``
     breaks a tie towards class 0)."""
-    margin = logits[:, k] - logits[:, 1 - k]
-    m = margin.detach()
-    hard = (m > 0 if k == 1 else m >= 0).to(logits.dtype)
+    margin = logits @ _margin_vector(k, logits)
+    # comparisons record no gradient: no detach needed
+    hard = (margin > 0 if k == 1 else margin >= 0).to(logits.dtype)
     if surrogate == "sigmoid":
         soft = torch.sigmoid(margin)
     else:
         soft = torch.clamp(0.5 * (1.0 + margin), 0.0, 1.0)
     return hard, soft
+
+
+_MARGIN_VECTORS = {}
+
+
+def _margin_vector(k, like):
+    key = (k, like.device, like.dtype)
+    v = _MARGIN_VECTORS.get(key)
+    if v is None:
+        v = _MARGIN_VECTORS[key] = torch.tensor([-1.0, 1.0] if k == 1 else [1.0, -1.0],
+                                                dtype=like.dtype, device=like.device)
+    return v
 
 
 # ----------------------------------------------------------------------------
@@ -287,27 +299,48 @@ class _BoundRates(BoundConstraint):
     # (G, 3, R): [true count, population, surrogate count], so that the whole
     # bookkeeping of a batch is a handful of tensor operations whatever the
     # number of groups and rates. ``_num``, ``_den`` and ``_soft`` are views.
+    def _cached(self, kind, shape, like):
+        """A constant tensor (``"ones"``) cached per shape, device and dtype."""
+        key = (kind, shape, str(like.device), like.dtype)
+        t = self._pairs.get(key)
+        if t is None:
+            t = self._pairs[key] = torch.ones(shape, dtype=like.dtype, device=like.device)
+        return t
+
+    def _membership(self, ctx, like):
+        """The batch's group membership as a ``(G, n)`` 0/1 matrix (``None``
+        without groups), from a cached identity matrix: one indexing op."""
+        if not self.requires_groups:
+            return None
+        if ctx.groups is None:
+            raise ValueError(
+                f"Constraint {self.name!r} ({type(self.constraint).__name__}) compares groups: "
+                "pass `sensitive_features`."
+            )
+        n_groups = max(int(ctx.n_groups), 1)
+        key = ("eye", n_groups, str(like.device), like.dtype)
+        eye = self._pairs.get(key)
+        if eye is None:
+            eye = self._pairs[key] = torch.eye(n_groups, dtype=like.dtype, device=like.device)
+        g = ctx.groups
+        if g.device != like.device or g.dtype != torch.long:
+            g = g.to(like.device, torch.long)
+        return eye[:, g]
+
     def _tables(self, ctx):
-        """The batch's per-group sums, shape ``(G, 3, R)`` (``G = 1`` without groups)."""
+        """The batch's per-group sums, shape ``(G, 3, R)`` (``G = 1`` without
+        groups), without gradients; also returns what :meth:`evaluate` needs
+        for the surrogate rates: ``(tab, soft, cond, member)``."""
         hard, soft, cond = self._rows(ctx)
         n, n_rates = hard.shape
-        if cond is None:  # every sample belongs to every rate's population
-            cols = torch.cat([hard, hard.new_ones(n, n_rates), soft], 1)
-        else:
-            cols = torch.cat([hard * cond, cond, soft * cond], 1)
-        if self.requires_groups:
-            if ctx.groups is None:
-                raise ValueError(
-                    f"Constraint {self.name!r} ({type(self.constraint).__name__}) compares groups: "
-                    "pass `sensitive_features`."
-                )
-            g = ctx.groups
-            if g.device != cols.device or g.dtype != torch.long:
-                g = g.to(cols.device, torch.long)
-            tab = cols.new_zeros(max(int(ctx.n_groups), 1), 3 * n_rates).index_add_(0, g, cols)
-        else:
-            tab = cols.sum(0, keepdim=True)
-        return tab.view(-1, 3, n_rates)
+        with torch.no_grad():
+            if cond is None:  # every sample belongs to every rate's population
+                cols = torch.cat([hard, self._cached("ones", (n, n_rates), hard), soft], 1)
+            else:
+                cols = torch.cat([hard * cond, cond, soft * cond], 1)
+            member = self._membership(ctx, cols)
+            tab = cols.sum(0, keepdim=True) if member is None else member @ cols
+        return tab.view(-1, 3, n_rates), soft, cond, member
 
     def _set_counts(self, counts):
         self._counts = counts
@@ -322,9 +355,13 @@ class _BoundRates(BoundConstraint):
             return
         window = None if self.window is None else min(self.window, _MEMORY_BATCHES * batch)
         if window:
-            beta = max(0.0, 1.0 - batch / window)
+            key = ("decay", batch, str(tab.device), tab.dtype)
+            decay = self._pairs.get(key)
+            if decay is None:  # (1, beta): the factors of absent and present cells
+                beta = max(0.0, 1.0 - batch / window)
+                decay = self._pairs[key] = torch.tensor([1.0, beta], dtype=tab.dtype, device=tab.device)
             # cells (rate, group) absent from the batch keep their estimate
-            self._counts.mul_(torch.where(tab[:, 1:2] > 0, beta, 1.0))
+            self._counts.mul_(decay[(tab[:, 1:2] > 0).long()])
         self._counts.add_(tab)
 
     def fresh_copy(self):
@@ -351,21 +388,34 @@ class _BoundRates(BoundConstraint):
         """Update the running counts from a batch without taking gradients
         (used for the held-out dual estimates)."""
         with torch.no_grad():
-            self._accumulate(self._tables(ctx), ctx.y_pred.shape[0])
+            self._accumulate(self._tables(ctx)[0], ctx.y_pred.shape[0])
 
     def evaluate(self, ctx=None):
         if ctx is None:
             raise ValueError(f"Constraint {self.name!r} depends on the data: pass a batch context.")
-        tab = self._tables(ctx)
-        counts = tab.detach()
-        if not self.external_dual or self._counts is None:
-            self._accumulate(counts, ctx.y_pred.shape[0])
-        run = self._counts
-        # the running true rates and surrogate rates, in one division
-        rates = run[:, 0::2] / run[:, 1:2].clamp_min(1e-12)
-        den = counts[:, 1]
-        proxy_rate = torch.where(den > 0, tab[:, 2] / den.clamp_min(1.0), rates[:, 1])
-        return self._finish(rates[:, 0], run[:, 1] > 0, proxy_rate)
+        tab, soft, cond, member = self._tables(ctx)
+        with torch.no_grad():
+            if not self.external_dual or self._counts is None:
+                self._accumulate(tab, ctx.y_pred.shape[0])
+            run = self._counts
+            # the running true rates and surrogate rates, in one division
+            rates = run[:, 0::2] / run[:, 1:2].clamp_min(1e-12)
+            den = tab[:, 1]
+            # 1 / population (a group the batch misses has an all-zero
+            # membership row, so its batch rate is 0 whatever this factor)
+            inv = den.clamp_min(1.0).reciprocal()
+            # cells the batch misses: their running surrogate rate, a constant
+            missing = rates[:, 1].masked_fill(den > 0, 0.0)
+        # the batch's surrogate rates: the only operations with gradients
+        if member is not None and cond is None and soft.shape[1] == 1:
+            proxy_rate = (member * inv) @ soft  # (G, n) @ (n, 1)
+        else:
+            weighted = soft if cond is None else soft * cond
+            if member is None:
+                proxy_rate = weighted.sum(0, keepdim=True) * inv
+            else:
+                proxy_rate = (member @ weighted) * inv
+        return self._finish(rates[:, 0], run[:, 1] > 0, proxy_rate + missing)
 
     # -- helpers for gap constraints ---------------------------------------------------
     def _pair_index(self, n_groups, device, dtype=torch.float32):
@@ -393,7 +443,9 @@ class _BoundRates(BoundConstraint):
         pdiff = dmat.to(proxy_rate.dtype) @ proxy_rate
         defect = torch.where(both, diff - bound, -bound).T.reshape(-1)
         proxy = torch.where(both, pdiff - bound, -bound).T.reshape(-1)
-        value = torch.where(both, diff, 0.0).amax()
+        # the largest gap over the pairs seen: both orders of a pair are in
+        # `defect`, so its maximum plus the bound is >= 0, and 0 when none is seen
+        value = defect.amax() + bound
         return ConstraintEval(value, defect, proxy)
 
 

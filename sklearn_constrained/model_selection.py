@@ -134,8 +134,8 @@ class _BestFeasibleIterate(Callback):
     """Keep the best feasible iterate of a fit with data-dependent constraints.
 
     A skorch callback added by the estimators when a constraint depends on
-    the data (rates, fairness, group losses). A few times per epoch
-    (``checks_per_epoch``, evenly spaced over its batches; at most about
+    the data (rates, fairness, group losses). Once per epoch, at
+    its end (``checks_per_epoch``, evenly spaced over its batches; at most about
     ``max_checks`` times per fit, so that a long full-batch fit does not
     pay an evaluation per step; and always at the end of training) it
     evaluates the current iterate on the *selection

@@ -79,6 +79,25 @@ def test_sigmoid_surrogate_is_the_softmax_probability():
         surrogate_indicator(z, 0, "probit")
 
 
+@pytest.mark.parametrize("surrogate", ["sigmoid", "hinge"])
+def test_two_class_fast_path_matches_the_general_form(surrogate):
+    # two classes go through the margin z_k - z_{1-k}; compare with the
+    # per-sample-index (general) form, ties included (argmax picks class 0)
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(50, 2, generator=g, dtype=torch.float64)
+    z[:5, 1] = z[:5, 0]  # exact ties
+    z.requires_grad_(True)
+    for k in (0, 1):
+        hard, soft = surrogate_indicator(z, k, surrogate)
+        hard_ref, soft_ref = surrogate_indicator(z, torch.full((50,), k), surrogate)
+        assert torch.equal(hard, hard_ref)
+        assert torch.equal(hard[:5], torch.full((5,), float(k == 0), dtype=torch.float64))
+        torch.testing.assert_close(soft, soft_ref, rtol=1e-12, atol=1e-12)
+        w = torch.randn(50, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(torch.autograd.grad(soft @ w, z)[0],
+                                   torch.autograd.grad(soft_ref @ w, z)[0], rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # the bound constraint: true rates, proxies and running estimates
 # ---------------------------------------------------------------------------

@@ -99,3 +99,20 @@ def test_default_selection_is_weight_matrices_only():
     assert [n for n, _ in select_parameters(net, "*.bias")] == ["0.bias", "2.bias", "3.bias"]
     assert [n for n, _ in select_parameters(net, ["0.*"])] == ["0.weight", "0.bias"]
     assert [n for n, _ in select_parameters(net, lambda n, p: p.numel() == 2)] == ["2.bias", "3.weight", "3.bias"]
+
+
+@pytest.mark.parametrize("constraint, reference", [
+    (L2Norm(bound=2.0), lambda ts: sum((t ** 2).sum() for t in ts)),
+    (L1Norm(bound=2.0), lambda ts: sum(t.abs().sum() for t in ts)),
+])
+def test_many_tensors_take_the_fused_path_with_the_same_value_and_gradient(constraint, reference):
+    # from four tensors on, the norms come from one `_foreach_norm` call
+    g = torch.Generator().manual_seed(3)
+    ts = [torch.randn(k + 2, 3, generator=g, dtype=torch.float64, requires_grad=True) for k in range(6)]
+    value = constraint.value_of(ts)
+    expected = reference(ts)
+    assert float(value) == pytest.approx(float(expected), rel=1e-12)
+    grads = torch.autograd.grad(value, ts)
+    ref_grads = torch.autograd.grad(expected, ts)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -46,8 +46,8 @@ Stochastic gradient descent-ascent hovers around the constrained optimum,
 and the predictions of borderline samples move with every step, so the last
 iterate of a mini-batch fit can miss a tight rate level by the amplitude of
 that noise. When a constraint depends on the data, the estimators therefore
-return the *best feasible iterate*: a few times per epoch they evaluate the
-true constraints (on the training data, or on the ``dual_split`` part) and
+return the *best feasible iterate*: at the end of every epoch they evaluate
+the true constraints (on the training data, or on the ``dual_split`` part) and
 keep the iterate with the smallest loss among those that satisfy them; if
 none does, the last iterate (see ``history_[i]["selection"]`` and
 ``"selected"``). The model is deterministic: no randomized classifier.

@@ -21,6 +21,23 @@ def _sq(t):
     return torch.dot(flat, flat)
 
 
+#: above this many tensors, norms come from one fused ``_foreach_norm`` call
+#: (a few operations whatever the depth of the model) instead of one per tensor
+_FOREACH_MIN = 4
+
+
+def _sum_sq(tensors):
+    if len(tensors) >= _FOREACH_MIN:
+        return torch.stack(torch._foreach_norm(tensors)).square().sum()
+    return _sum_of([_sq(t) for t in tensors])
+
+
+def _sum_abs(tensors):
+    if len(tensors) >= _FOREACH_MIN:
+        return torch.stack(torch._foreach_norm(tensors, 1)).sum()
+    return _sum_of([torch.linalg.vector_norm(t, ord=1) for t in tensors])
+
+
 class L2Norm(WeightConstraint):
     r"""Bound the sum of squared selected weights: :math:`\sum_W \|W\|_F^2 \le` ``bound``.
 
@@ -52,12 +69,12 @@ class L2Norm(WeightConstraint):
         check_level(self, "bound", self.bound)
 
     def _value(self, tensors):
-        return _sum_of([_sq(t) for t in tensors])
+        return _sum_sq(tensors)
 
     def _project_(self, tensors):
         # Euclidean projection onto the ball {sum ||t||^2 <= bound}: rescale.
         with torch.no_grad():
-            sq = _sum_of([_sq(t) for t in tensors])
+            sq = _sum_sq(tensors)
             scale = torch.sqrt(torch.clamp(self.bound / torch.clamp(sq, min=1e-30), max=1.0))
             torch._foreach_mul_(tensors, scale)
 
@@ -88,7 +105,7 @@ class L1Norm(WeightConstraint):
         check_level(self, "bound", self.bound)
 
     def _value(self, tensors):
-        return _sum_of([torch.linalg.vector_norm(t, ord=1) for t in tensors])
+        return _sum_abs(tensors)
 
     def _project_(self, tensors):
         # Euclidean projection onto the L1 ball (sort-based soft-threshold,

@@ -394,7 +394,11 @@ class BaseConstrainedEstimator(BaseEstimator):
         # keeps its multipliers, and constraints are re-bound on demand.
         net.method_ = net.bound_constraints_ = net.dual_stream_ = None
         method.bound_constraints_ = None
-        self._set_feasibility(X, y_enc, groups, best=None if diverged else monitor.best_)
+        checked = None
+        if selector is not None and dual_idx is None and not diverged and selector.best_ is not None:
+            # the returned iterate was checked on these very training data
+            checked = selector.best_.get("result")
+        self._set_feasibility(X, y_enc, groups, best=None if diverged else monitor.best_, checked=checked)
         self._resume_ = self._finish_training_state(training_state)
         return self
 
@@ -815,12 +819,27 @@ class BaseConstrainedEstimator(BaseEstimator):
                 violated.append((name, values[name], worst))
         return values, violated, score
 
+    def _feasibility_from_check(self, checked):
+        """``_feasibility``'s result from a :class:`_BestFeasibleIterate` check."""
+        values, violated, score = dict(checked["constraints"]), [], 0.0
+        for name, worst in checked["violations"].items():
+            scale = checked["scales"][name]
+            score = max(score, worst / scale)
+            if worst > self.tol * scale:
+                violated.append((name, values[name], worst))
+        return values, violated, score
+
     def _load_iterate(self, snapshot):
         _load_module_state(self.module_, snapshot["module"])
         self.method_._set_state(snapshot["method"])
 
-    def _set_feasibility(self, X, y_enc, groups, best=None):
-        values, violated, score = self._feasibility(X, y_enc, groups)
+    def _set_feasibility(self, X, y_enc, groups, best=None, checked=None):
+        if checked is not None and checked.get("scales") is not None:
+            # the best feasible iterate's check on the training data: no
+            # second pass over them
+            values, violated, score = self._feasibility_from_check(checked)
+        else:
+            values, violated, score = self._feasibility(X, y_enc, groups)
         note = ""
         reached = best is not None and best.get("key") is not None and best["key"][0] <= 0
         if violated and reached and best.get("epoch") != self.best_epoch_:

@@ -147,7 +147,7 @@ class _BestFeasibleIterate(Callback):
     ``feasible_``) with the smallest loss; when none is feasible it keeps
     the last iterate. Each ``history_`` record gets a ``"selection"`` entry
     (the latest check up to the epoch's end: its ``step``, ``loss``,
-    ``feasible`` and the ``constraints``' values) and the record of the epoch that holds the chosen iterate
+    ``feasible``, the ``constraints``' values and their ``violations``) and the record of the epoch that holds the chosen iterate
     ``"selected": True`` (with ``"selected_step"``, its batch count).
 
     Stochastic gradient descent-ascent oscillates around the constrained
@@ -205,18 +205,23 @@ class _BestFeasibleIterate(Callback):
             data = {n: (b.fresh_copy() if hasattr(b, "fresh_copy") else copy.deepcopy(b))
                     for n, b in bound.items() if b.requires_data}
             evals = {**weight, **evaluate_bound(data, ctx)}
-            excess, values = [], []
+            worst, scales, values = [], [], []
             for name, e in evals.items():
                 d = e.defect.detach()
                 viol = torch.relu(d) if bound[name].kind == "inequality" else d.abs()
-                scale = torch.clamp(e.value.detach().abs().max(), min=1.0)
-                excess.append((viol.max() - self.tol * scale).reshape(1))
+                worst.append((viol.max() if viol.numel() else viol.new_zeros(())).reshape(1))
+                scales.append(torch.clamp(e.value.detach().abs().max(), min=1.0).reshape(1))
                 values.append(e.value.detach().max().reshape(1))
-            summary = torch.cat([x.double() for x in [loss] + excess + values]).cpu().numpy()
+            # one host synchronisation per check
+            summary = torch.cat([x.double() for x in [loss] + worst + scales + values]).cpu().numpy()
         net.module_.train(was_training)
-        k = len(excess) + 1
-        return {"step": self._step, "loss": float(summary[0]), "feasible": bool(np.all(summary[1:k] <= 0)),
-                "constraints": dict(zip(evals, map(float, summary[k:])))}
+        m = len(evals)
+        worst, scales, values = summary[1:1 + m], summary[1 + m:1 + 2 * m], summary[1 + 2 * m:]
+        return {"step": self._step, "loss": float(summary[0]),
+                "feasible": bool(np.all(worst <= self.tol * scales)),
+                "constraints": dict(zip(evals, map(float, values))),
+                "violations": dict(zip(evals, map(float, worst))),
+                "scales": dict(zip(evals, map(float, scales)))}
 
     def _check(self, net, epoch):
         from ._net import _clone_state
@@ -231,6 +236,7 @@ class _BestFeasibleIterate(Callback):
                 "step": self._step,
                 "module": _clone_state(net.module_),
                 "method": net.method_._get_state(),
+                "result": dict(result),
             }
 
     @staticmethod

@@ -90,6 +90,9 @@ def test_fairness_constraint_reaches_its_bound_on_german_credit(german, key, con
     assert gaps[key] <= constraint.bound + TOL
     assert clf.feasible_
     assert clf.evaluate_constraints(X, y, s)[key] == pytest.approx(gaps[key], abs=1e-6)
+    # feasible_ and constraint_values_ come from the selection check of the
+    # returned iterate: they agree with a fresh evaluation on the same data
+    assert clf.constraint_values_[key] == pytest.approx(gaps[key], abs=1e-6)
     assert clf.score(X, y) >= 0.72  # not a trivial classifier (70% positives)
     assert np.all(clf.multipliers_[key] >= 0)
 

@@ -5,6 +5,12 @@ Usage::
     python -m benchmarks            # everything (about 10-15 minutes on a 2-core CPU)
     python -m benchmarks --quick    # a smoke pass: tiny sizes, written to build/bench-quick/
     python -m benchmarks --only overhead minimize_overhead
+    python -m benchmarks --reproductions   # everything, plus the paper reproductions (REPRODUCTIONS)
+    python -m benchmarks --only paper_table1
+
+The paper reproductions (``REPRODUCTIONS``, e.g. Table 1 of the SAL paper)
+take longer and are not part of the default run: ``--reproductions`` adds
+them, and ``--only`` runs any benchmark or reproduction by name.
 
 Each benchmark writes its own results file(s) with the command that
 reproduces them; ``SUMMARY.md`` has one row per measured ratio or figure
@@ -37,6 +43,13 @@ BENCHMARKS = [
     ("tuning_cost", "training runs to an acceptable model: penalty bisection vs one constrained run (item 3)"),
     ("fairness_adult", "fairness on Adult against fairlearn (item 4)"),
     ("gpu_throughput", "ResNet13 samples/s on a GPU, per method, against plain PyTorch (item 5)"),
+]
+
+#: paper reproductions, (module name, what it reproduces): longer, so run only
+#: with ``--reproductions`` (after BENCHMARKS) or by name with ``--only``
+REPRODUCTIONS = [
+    ("paper_table1", "Table 1 of the SAL paper: FP, SAL, S-ADMM on MNIST-5k, CNN and GENEONet (~12 min)"),
+    ("sparsity", "Table 2 of Ramirez et al.: L0 density 50% on MNIST-5k, penalty bisection vs one run (~5 min)"),
 ]
 
 
@@ -101,16 +114,20 @@ class _ErrorFigure(Figure):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    names = [n for n, _ in BENCHMARKS]
+    names = [n for n, _ in BENCHMARKS + REPRODUCTIONS]
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke pass (writes to build/bench-quick)")
-    parser.add_argument("--only", nargs="+", choices=names, default=None, help="run only these benchmarks")
+    parser.add_argument("--only", nargs="+", choices=names, default=None,
+                        help="run only these benchmarks or reproductions")
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    parser.add_argument("--reproductions", action="store_true",
+                        help="also run the paper reproductions (REPRODUCTIONS), after the benchmarks")
     args = parser.parse_args(argv)
+    selected = BENCHMARKS + (REPRODUCTIONS if (args.reproductions or args.only) else [])
     out_dir = resolve_out_dir(args.out, args.quick)
     t0 = time.perf_counter()
     figures, failed = [], []
-    for name, what in BENCHMARKS:
+    for name, what in selected:
         if args.only and name not in args.only:
             continue
         print(f"=== {name}: {what}", flush=True)

@@ -57,7 +57,8 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         Keyword arguments for the module class.
     tol : float, default=1e-3
         Feasibility tolerance for ``feasible_``: a constraint counts as met
-        when its violation is at most ``tol * max(1, |value|)``.
+        when its largest violation is at most ``tol * max(1, |level|)``
+        (the level's magnitude, e.g. ``bound``; 1 for ``w >= 0``).
     dual_split : float, default=None
         Fraction in (0, 1) of the training data held out (stratified by group
         and class) to estimate the data-dependent constraints for the

@@ -804,7 +804,7 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _feasibility(self, X, y_enc, groups):
         """``(values, violated, score)`` on the given data: each constraint's
         value, the violated ones as ``(name, value, violation)``, and the
-        largest violation relative to ``max(1, |value|)``."""
+        largest violation relative to ``max(1, |level|)``."""
         evals = self._constraint_evals(X, y_enc, groups)
         values, violated, score = {}, [], 0.0
         for name, e in evals.items():
@@ -812,7 +812,7 @@ class BaseConstrainedEstimator(BaseEstimator):
             defect = e.defect.detach().double().cpu()
             viol = torch.relu(defect) if self.constraints_[name].kind == "inequality" else defect.abs()
             values[name] = float(value.max()) if value.numel() > 1 else float(value)
-            scale = max(1.0, float(value.abs().max()))
+            scale = self.constraints_[name]._tolerance_scale()
             worst = float(viol.max()) if viol.numel() else 0.0
             score = max(score, worst / scale)
             if worst > self.tol * scale:

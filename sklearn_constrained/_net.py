@@ -409,13 +409,12 @@ class ConstraintMonitor(Callback):
 
     def _track_best(self, record):
         """Keep a reference to the epoch's snapshot when it has the smallest
-        violation so far (relative to ``max(1, |value|)``, less ``tol``, as
+        violation so far (relative to ``max(1, |level|)``, less ``tol``, as
         in the feasibility rule), ties going to the lower objective."""
         score = 0.0
         for name, viol in record["violations"].items():
             viol = np.ravel(viol)
-            value = np.abs(np.ravel(record["constraints"][name]))
-            scale = max(1.0, float(value.max())) if value.size else 1.0
+            scale = self._scales.get(name, 1.0)
             if viol.size:
                 score = max(score, float(viol.max()) / scale - self.tol)
         key = (max(score, 0.0), record["objective"])
@@ -432,6 +431,7 @@ class ConstraintMonitor(Callback):
         if net.distributed:
             stats.synchronize_()
         method, bound = net.method_, net.bound_constraints_
+        self._scales = {n: b.constraint._tolerance_scale() for n, b in bound.items()}
         values, defects = {}, {}
         with torch.no_grad():
             current = evaluate_bound({n: b for n, b in bound.items() if not b.requires_data})

@@ -82,6 +82,13 @@ def constraint_violation_ratio(estimator, epoch=-1, p=2):
     data-dependent constraints, the running estimate averaged over that
     epoch's batches; for weight constraints, at the end of the epoch).
 
+    ``history_`` keeps a violation vector of more than 16 entries (one per
+    Gram entry of ``Orthogonality``, per slice of ``Simplex``) as its largest
+    magnitude, so for such constraints the ratio compares largest entries,
+    not the norms of the full vectors; :func:`constraint_violation` on the
+    full vectors gives the exact eq. 17 (``benchmarks/paper_table1.py`` does
+    so). For S-ADMM, ``history_`` describes the primal copy.
+
     Parameters
     ----------
     estimator : ConstrainedClassifier or ConstrainedRegressor

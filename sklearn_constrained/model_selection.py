@@ -143,7 +143,7 @@ class _BestFeasibleIterate(Callback):
     data), with the module in evaluation mode as ``predict`` sees it: the
     true value of every constraint and the training loss. The fit then
     returns, with its multipliers, the checked iterate whose constraints all
-    hold (violation at most ``tol * max(1, |value|)``, the rule of
+    hold (violation at most ``tol * max(1, |level|)``, the rule of
     ``feasible_``) with the smallest loss; when none is feasible it keeps
     the last iterate. Each ``history_`` record gets a ``"selection"`` entry
     (the latest check up to the epoch's end: its ``step``, ``loss``,
@@ -210,7 +210,7 @@ class _BestFeasibleIterate(Callback):
                 d = e.defect.detach()
                 viol = torch.relu(d) if bound[name].kind == "inequality" else d.abs()
                 worst.append((viol.max() if viol.numel() else viol.new_zeros(())).reshape(1))
-                scales.append(torch.clamp(e.value.detach().abs().max(), min=1.0).reshape(1))
+                scales.append(d.new_full((1,), bound[name].constraint._tolerance_scale()))
                 values.append(e.value.detach().max().reshape(1))
             # one host synchronisation per check
             summary = torch.cat([x.double() for x in [loss] + worst + scales + values]).cpu().numpy()

@@ -404,19 +404,39 @@ def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
 def test_best_iterate_tracking_order():
     monitor = ConstraintMonitor(tol=1e-3).initialize()
     monitor._snapshot = {"epoch": 0}
+    monitor._scales = {"c": 1.0, "b": 10.0}  # max(1, |level|): a level-free constraint, a bound of 10
 
-    def epoch(n, viol, value, objective):
+    def epoch(n, viol, value, objective, name="c"):
         monitor._snapshot = {"epoch": n}
-        monitor._track_best({"epoch": n, "objective": objective, "violations": {"c": viol},
-                             "constraints": {"c": value}})
+        monitor._track_best({"epoch": n, "objective": objective, "violations": {name: viol},
+                             "constraints": {name: value}})
         return monitor.best_["epoch"]
 
     assert epoch(1, 2.0, 4.0, 1.0) == 1
     assert epoch(2, 3.0, 5.0, 0.1) == 1          # more violated: not better, whatever the objective
-    assert epoch(3, [0.5, 0.1], 10.0, 9.0) == 3  # relative violation 0.05 < 0.5
-    assert epoch(4, 5e-4, 0.2, 2.0) == 4         # within tol: counts as feasible
-    assert epoch(5, 0.0, 0.2, 1.5) == 5          # feasible too, lower objective
-    assert epoch(6, 0.0, 0.2, 1.5) == 5          # a tie keeps the earlier one
+    assert epoch(3, [0.5, 0.1], 10.0, 9.0) == 3  # largest violation 0.5 < 2
+    # the scale is the level's, not the value's: a larger value (here the
+    # total violation of a simplex) never makes a larger violation look smaller
+    assert epoch(4, 0.19, 1.78, 0.5) == 4
+    assert epoch(5, 0.119, 0.475, 3.0) == 5
+    assert epoch(6, 5e-4, 0.2, 2.0) == 6         # within tol: counts as feasible
+    assert epoch(7, 0.0, 0.2, 1.5) == 7          # feasible too, lower objective
+    assert epoch(8, 0.0, 0.2, 1.5) == 7          # a tie keeps the earlier one
+    assert epoch(9, 5e-3, 100.0, 1.0, name="b") == 9  # within tol * 10 of a bound of 10
+
+
+def test_tolerance_scale_is_the_level():
+    from sklearn_constrained.constraints import (
+        DemographicParity, L2Norm, NonNegativity, Orthogonality, PredictionRate, Simplex,
+    )
+
+    assert L2Norm(bound=250.0)._tolerance_scale() == 250.0
+    assert L2Norm(bound=0.5)._tolerance_scale() == 1.0
+    assert DemographicParity(bound=0.05)._tolerance_scale() == 1.0
+    assert PredictionRate(label=0, lower=0.7, upper=0.9)._tolerance_scale() == 1.0
+    assert Orthogonality()._tolerance_scale() == 1.0
+    assert NonNegativity()._tolerance_scale() == 1.0
+    assert Simplex(params="*")._tolerance_scale() == 1.0
 
 
 # ----------------------------------------------------------------------------

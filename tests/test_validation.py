@@ -121,3 +121,19 @@ def test_fit_does_not_mutate_inputs(data):
     assert c.get_params() == {"bound": 1.0, "params": None}
     assert not hasattr(m, "multipliers_")
     assert clf.get_params(deep=False) == params
+
+
+def test_an_lbfgs_subclass_trains_full_batch_with_a_line_search():
+    import torch
+
+    from sklearn_constrained.utils._validation import resolve_optimizer
+
+    class FewIterations(torch.optim.LBFGS):
+        def __init__(self, params, **kwargs):
+            kwargs.setdefault("max_iter", 5)
+            super().__init__(params, **kwargs)
+
+    cls, lr, extra, full_batch = resolve_optimizer(FewIterations, None)
+    assert cls is FewIterations and full_batch and lr == 1.0
+    assert extra == {"line_search_fn": "strong_wolfe"}
+    assert resolve_optimizer(torch.optim.Adam, None)[3] is False

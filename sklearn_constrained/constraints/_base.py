@@ -89,11 +89,29 @@ class Constraint(BaseEstimator):
     requires_data = False
     requires_groups = False
 
+    #: the parameters that hold the constraint's level(s)
+    _level_params = ("bound", "upper", "lower")
+
     def _check_params(self):
         """Validate the levels; raise ``ValueError`` naming the parameter."""
 
     def _bind(self, module, name):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _tolerance_scale(self):
+        """``max(1, |level|)``: the scale of the feasibility tolerance.
+
+        A constraint is met when its largest violation is at most
+        ``tol * max(1, |level|)`` (the largest magnitude of its level
+        parameters, 1 when it has none: ``w >= 0``, a simplex, exact
+        orthogonality). The scale is fixed by the level, not by the value
+        reached, so a more violated iterate never looks less violated.
+        """
+        from numbers import Real
+
+        levels = [abs(float(v)) for k, v in self.get_params(deep=False).items()
+                  if k in self._level_params and isinstance(v, Real) and not isinstance(v, bool)]
+        return max([1.0] + levels)
 
 
 class BoundConstraint:

@@ -47,12 +47,13 @@ def resolve_optimizer(optimizer, lr):
             f"`optimizer` must be a name ('adam', 'sgd', 'lbfgs') or a torch.optim.Optimizer "
             f"class; got {optimizer!r}."
         )
+    # L-BFGS and its subclasses (e.g. one with another max_iter) train full batch
+    full_batch = issubclass(cls, torch.optim.LBFGS)
     if lr is None:
-        lr = _DEFAULT_LR.get(key, 0.01)
+        lr = _DEFAULT_LR.get("lbfgs" if full_batch else key, 0.01)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"`lr` must be a finite number > 0; got {lr!r}.")
     extra = {}
-    full_batch = cls is torch.optim.LBFGS
     if full_batch:
         extra = {"line_search_fn": "strong_wolfe"}
     return cls, float(lr), extra, full_batch

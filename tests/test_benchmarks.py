@@ -128,3 +128,22 @@ def test_entry_point_writes_the_summary(tmp_path, capsys):
     assert "| overhead | gda / unconstrained | 1.050 x | <= 1.10 | pass | `python -m x` |" in rows
     assert "| gpu | resnet | - | >= 0.9 | skipped | `python -m y` | skipped: no CUDA device |" in rows
     assert "Goals met: 1, missed: 0, skipped: 1" in rows
+
+
+def test_reproductions_run_their_smallest_configuration(tmp_path):
+    # the paper reproductions are not in the default `python -m benchmarks`
+    # run, but `--reproductions` / `--only` reach them; their quick modes
+    # take seconds
+    from benchmarks import paper_table1, sparsity
+
+    assert [n for n, _ in entry.REPRODUCTIONS] == ["paper_table1", "sparsity"]
+    assert not {n for n, _ in entry.REPRODUCTIONS} & {n for n, _ in entry.BENCHMARKS}
+    figures = paper_table1.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "paper_table1.md").read_text()
+    assert "Command: `python -m benchmarks.paper_table1 --quick`" in text
+    assert "| CNN | sadmm |" in text and "| GENEONet | sal |" in text
+    assert figures and all(f.command for f in figures)
+    figures = sparsity.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "sparsity.md").read_text()
+    assert "Command: `python -m benchmarks.sparsity --quick`" in text
+    assert any("GDA()" in f.name and f.goal == "<= 0.02" for f in figures)

@@ -258,6 +258,18 @@ def _clone_state(module):
             for k, v in module.state_dict().items()}
 
 
+def _long_norms(t):
+    """For a violation vector that the history truncates to its largest
+    magnitude: its 1- and 2-norms (``{"1": ..., "2": ...}``), so that
+    :func:`~sklearn_constrained.metrics.constraint_violation_ratio` stays
+    exact for ``p`` in {1, 2, inf}; ``None`` for a short vector."""
+    if t.numel() <= HISTORY_MAX_ENTRIES:
+        return None
+    flat = t.detach().double().reshape(-1).abs()
+    norms = torch.stack([flat.sum(), flat.square().sum().sqrt()]).cpu().tolist()
+    return {"1": norms[0], "2": norms[1]}
+
+
 #: vectors longer than this are logged in ``history_`` by their largest magnitude
 HISTORY_MAX_ENTRIES = 16
 
@@ -351,12 +363,22 @@ class ConstraintMonitor(Callback):
         on the whole training set (evaluated on copies, so that running
         estimates are not seeded)."""
         bound = getattr(net, "bound_constraints_", None) or {}
+        self.initial_violation_norms = {}
         if not bound:
             return {}
         out = {}
+        self.initial_violation_norms = {}
+
+        def keep(name, defect):
+            viol = self._violation(bound, name, defect)
+            out[name] = _to_float(viol)
+            norms = _long_norms(viol)
+            if norms is not None:
+                self.initial_violation_norms[name] = norms
+
         with torch.no_grad():
             for name, e in evaluate_bound({n: b for n, b in bound.items() if not b.requires_data}).items():
-                out[name] = _to_float(self._violation(bound, name, e.defect))
+                keep(name, e.defect)
             data = {n: b for n, b in bound.items() if b.requires_data}
             if data and X is not None:
                 was_training = net.module_.training
@@ -369,8 +391,7 @@ class ConstraintMonitor(Callback):
                     else (None if y is None else _as_tensor(y).to(net.device))
                 ctx = net._context(logits, yi)
                 for name, b in data.items():
-                    e = copy.deepcopy(b).evaluate(ctx)
-                    out[name] = _to_float(self._violation(bound, name, e.defect))
+                    keep(name, copy.deepcopy(b).evaluate(ctx).defect)
         return out
 
     @staticmethod
@@ -456,18 +477,22 @@ class ConstraintMonitor(Callback):
             )
         self._prev_snapshot = self._snapshot
         self._snapshot = self._take_snapshot(net, len(self.records) + 1)
+        violations = {n: self._violation(bound, n, d) for n, d in defects.items()}
         record = {
             "epoch": len(self.records) + 1,
             "objective": _to_float(objective),
             "loss": _to_float(loss),
             "constraints": {n: _to_float(v) for n, v in values.items()},
             "multipliers": {n: _to_float(m) for n, m in multipliers.items()},
-            "violations": {n: _to_float(self._violation(bound, n, d)) for n, d in defects.items()},
+            "violations": {n: _to_float(v) for n, v in violations.items()},
+            "violation_norms": {n: nm for n, nm in ((n, _long_norms(v)) for n, v in violations.items())
+                                if nm is not None},
             "penalty": method._penalty_for_history(),
             "duration": time.perf_counter() - self._t0,
         }
         if not self.records:
             record["initial_violations"] = dict(self.initial_violations)
+            record["initial_violation_norms"] = dict(getattr(self, "initial_violation_norms", {}))
         self.records.append(record)
         self._track_best(record)
         net.history.record("objective", record["objective"])

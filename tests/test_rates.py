@@ -309,3 +309,34 @@ def test_constraint_violation_ratio_from_history():
         constraint_violation_ratio(clf, epoch=10_000)
     with pytest.raises(ValueError, match="fit"):
         constraint_violation_ratio(sc.ConstrainedClassifier())
+
+
+def test_constraint_violation_ratio_is_exact_for_long_violation_vectors():
+    # Orthogonality has one violation per Gram entry (more than the 16 that
+    # history_ lists): the history keeps their exact 1- and 2-norms beside
+    # the largest entry, and the ratio uses them for p = 1, 2
+    from sklearn.datasets import load_digits
+
+    from sklearn_constrained.constraints import L2Norm, Orthogonality
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:400] / 16.0).astype(np.float32)
+    constraints = {"o": Orthogonality(params="features.*"), "l2": L2Norm(bound=5.0, params="classifier.*")}
+    clf = sc.ConstrainedClassifier(module=sc.models.CNN, constraints=constraints, method=GDA(dual_lr=0.05),
+                                   max_epochs=2, random_state=0, tol=1e9)
+    fit_quietly(clf, X, y[:400])
+    # the returned model is the last iterate (tol=1e9): its full violation vectors
+    full = {n: c._bind(clf.module_, n).evaluate().defect.detach().double() for n, c in constraints.items()}
+    full = {"o": full["o"].abs().numpy(), "l2": np.maximum(full["l2"].numpy(), 0.0)}
+    last = clf.history_[-1]
+    assert full["o"].size > 16 and set(last["violation_norms"]) == {"o"}
+    assert last["violations"]["o"] == pytest.approx(full["o"].max(), rel=1e-5)
+    assert last["violation_norms"]["o"]["2"] == pytest.approx(np.sqrt((full["o"] ** 2).sum()), rel=1e-5)
+    assert last["violation_norms"]["o"]["1"] == pytest.approx(full["o"].sum(), rel=1e-5)
+    init = clf.history_[0]["initial_violation_norms"]["o"]
+    cv0 = np.hypot(init["2"], clf.history_[0]["initial_violations"]["l2"])
+    expected = np.hypot(np.sqrt((full["o"] ** 2).sum()), float(np.ravel(full["l2"]).max())) / cv0
+    assert constraint_violation_ratio(clf, p=2) == pytest.approx(expected, rel=1e-4)
+    assert constraint_violation_ratio(clf, p=np.inf) == pytest.approx(
+        max(full["o"].max(), float(np.ravel(full["l2"]).max()))
+        / max(clf.history_[0]["initial_violations"]["o"], clf.history_[0]["initial_violations"]["l2"]), rel=1e-4)

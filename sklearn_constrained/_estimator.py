@@ -12,7 +12,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import evaluate_bound
-from ._net import ConstrainedNet, ConstraintMonitor, HeldOutStream, TensorLoader, TrainingDiverged
+from ._net import (
+    ConstrainedNet,
+    ConstraintMonitor,
+    HeldOutStream,
+    TensorLoader,
+    TrainingDiverged,
+    predict_chunks,
+)
 from .constraints import BatchContext
 from .methods import METHODS, resolve_method
 from .models import MLP, SizedModule
@@ -762,21 +769,13 @@ class BaseConstrainedEstimator(BaseEstimator):
         eight training batches (at least 1,024 rows): large enough that the
         per-call overhead vanishes, small enough for image models.
         """
-        module = self.module_
-        param = next(module.parameters(), None)
+        param = next(self.module_.parameters(), None)
         dtype = torch.float32 if param is None else param.dtype
         device = torch.device("cpu") if param is None else param.device
         batch = int(self.batch_size) if self.batch_size not in (None, -1) else 1024
         chunk = min(max(1024, 8 * batch), 8192)
-        was_training = module.training
-        module.train(False)
-        try:
-            with torch.no_grad():
-                outs = [module(torch.as_tensor(X[i:i + chunk], dtype=dtype).to(device)).detach().cpu()
-                        for i in range(0, len(X), chunk)]
-        finally:
-            module.train(was_training)
-        return torch.cat(outs).double() if outs else torch.empty(0, dtype=torch.float64)
+        outs = predict_chunks(self.module_, X, device, chunk, dtype)
+        return torch.cat(outs).cpu().double() if outs else torch.empty(0, dtype=torch.float64)
 
     def _check_X(self, X):
         check_is_fitted(self)
@@ -806,27 +805,25 @@ class BaseConstrainedEstimator(BaseEstimator):
         value, the violated ones as ``(name, value, violation)``, and the
         largest violation relative to ``max(1, |level|)``."""
         evals = self._constraint_evals(X, y_enc, groups)
-        values, violated, score = {}, [], 0.0
+        values, worst = {}, {}
         for name, e in evals.items():
             value = e.value.detach().double().cpu()
             defect = e.defect.detach().double().cpu()
             viol = torch.relu(defect) if self.constraints_[name].kind == "inequality" else defect.abs()
             values[name] = float(value.max()) if value.numel() > 1 else float(value)
-            scale = self.constraints_[name]._tolerance_scale()
-            worst = float(viol.max()) if viol.numel() else 0.0
-            score = max(score, worst / scale)
-            if worst > self.tol * scale:
-                violated.append((name, values[name], worst))
-        return values, violated, score
+            worst[name] = float(viol.max()) if viol.numel() else 0.0
+        return self._judge(values, worst)
 
-    def _feasibility_from_check(self, checked):
-        """``_feasibility``'s result from a :class:`_BestFeasibleIterate` check."""
-        values, violated, score = dict(checked["constraints"]), [], 0.0
-        for name, worst in checked["violations"].items():
-            scale = checked["scales"][name]
-            score = max(score, worst / scale)
-            if worst > self.tol * scale:
-                violated.append((name, values[name], worst))
+    def _judge(self, values, worst):
+        """``(values, violated, score)`` from each constraint's value and
+        largest violation, by the rule of ``feasible_`` (violation at most
+        ``tol * max(1, |level|)``)."""
+        violated, score = [], 0.0
+        for name, w in worst.items():
+            scale = self.constraints_[name]._tolerance_scale()
+            score = max(score, w / scale)
+            if w > self.tol * scale:
+                violated.append((name, values[name], w))
         return values, violated, score
 
     def _load_iterate(self, snapshot):
@@ -834,10 +831,10 @@ class BaseConstrainedEstimator(BaseEstimator):
         self.method_._set_state(snapshot["method"])
 
     def _set_feasibility(self, X, y_enc, groups, best=None, checked=None):
-        if checked is not None and checked.get("scales") is not None:
+        if checked is not None and checked.get("violations") is not None:
             # the best feasible iterate's check on the training data: no
             # second pass over them
-            values, violated, score = self._feasibility_from_check(checked)
+            values, violated, score = self._judge(dict(checked["constraints"]), checked["violations"])
         else:
             values, violated, score = self._feasibility(X, y_enc, groups)
         note = ""

@@ -251,6 +251,20 @@ class ConstrainedNet(NeuralNet):
             self.notify("on_batch_end", batch=batch, training=training, **step)
 
 
+def predict_chunks(module, X, device, chunk=8192, dtype=None):
+    """The module's outputs on the rows of ``X`` (a tensor or an array),
+    ``chunk`` rows at a time, in evaluation mode and without gradients, as a
+    list of tensors on ``device``; the module's training mode is restored."""
+    was_training = module.training
+    module.train(False)
+    try:
+        with torch.no_grad():
+            return [module(torch.as_tensor(X[i:i + chunk], dtype=dtype).to(device))
+                    for i in range(0, len(X), chunk)]
+    finally:
+        module.train(was_training)
+
+
 def _clone_state(module):
     """A detached copy of a module's ``state_dict`` (plain tensor clones: several
     times cheaper than ``copy.deepcopy`` of the dict)."""
@@ -314,6 +328,7 @@ class ConstraintMonitor(Callback):
         self._prev_snapshot = None
         self.best_ = None
         self._resumed = False
+        self.initial_violation_norms = {}
         self.method_log_ = None
         self._bar = None
         return self
@@ -331,6 +346,7 @@ class ConstraintMonitor(Callback):
         # CV_0 belongs to the first fit; a resumed one already has it
         self.initial_violations = {} if self._resumed else self._initial_violations(net, X, y)
         net.data_constraint_names_ = [n for n, b in net.bound_constraints_.items() if b.requires_data]
+        self._scales = {n: b.constraint._tolerance_scale() for n, b in net.bound_constraints_.items()}
         net.sync_names_ = net.data_constraint_names_ if net.distributed else []
         self._snapshot = self._take_snapshot(net, len(self.records))
         self._prev_snapshot = None
@@ -367,7 +383,6 @@ class ConstraintMonitor(Callback):
         if not bound:
             return {}
         out = {}
-        self.initial_violation_norms = {}
 
         def keep(name, defect):
             viol = self._violation(bound, name, defect)
@@ -381,12 +396,7 @@ class ConstraintMonitor(Callback):
                 keep(name, e.defect)
             data = {n: b for n, b in bound.items() if b.requires_data}
             if data and X is not None:
-                was_training = net.module_.training
-                net.module_.train(False)
-                X_t = _as_tensor(X)
-                logits = torch.cat([net.infer(X_t[i:i + 8192].to(net.device))
-                                    for i in range(0, len(X_t), 8192)])
-                net.module_.train(was_training)
+                logits = torch.cat(predict_chunks(net.module_, _as_tensor(X), net.device))
                 yi = {k: _as_tensor(v).to(net.device) for k, v in y.items()} if isinstance(y, dict) \
                     else (None if y is None else _as_tensor(y).to(net.device))
                 ctx = net._context(logits, yi)
@@ -414,18 +424,11 @@ class ConstraintMonitor(Callback):
         the one before it and to the best iterate. Returns the epoch of the
         state kept, or ``None`` when none of them gives finite outputs."""
         candidates = [s for s in (self._snapshot, self._prev_snapshot, self.best_) if s is not None]
-        was_training = net.module_.training
-        net.module_.train(False)
-        try:
-            for snapshot in candidates:
-                self._restore(net, snapshot)
-                with torch.no_grad():
-                    flags = [torch.isfinite(net.infer(X[i:i + chunk].to(net.device))).all()
-                             for i in range(0, len(X), chunk)]
-                if bool(torch.stack(flags).all()):
-                    return snapshot["epoch"]
-        finally:
-            net.module_.train(was_training)
+        for snapshot in candidates:
+            self._restore(net, snapshot)
+            flags = [torch.isfinite(out).all() for out in predict_chunks(net.module_, X, net.device, chunk)]
+            if bool(torch.stack(flags).all()):
+                return snapshot["epoch"]
         return None
 
     def _track_best(self, record):
@@ -452,7 +455,6 @@ class ConstraintMonitor(Callback):
         if net.distributed:
             stats.synchronize_()
         method, bound = net.method_, net.bound_constraints_
-        self._scales = {n: b.constraint._tolerance_scale() for n, b in bound.items()}
         values, defects = {}, {}
         with torch.no_grad():
             current = evaluate_bound({n: b for n, b in bound.items() if not b.requires_data})
@@ -492,7 +494,7 @@ class ConstraintMonitor(Callback):
         }
         if not self.records:
             record["initial_violations"] = dict(self.initial_violations)
-            record["initial_violation_norms"] = dict(getattr(self, "initial_violation_norms", {}))
+            record["initial_violation_norms"] = dict(self.initial_violation_norms)
         self.records.append(record)
         self._track_best(record)
         net.history.record("objective", record["objective"])

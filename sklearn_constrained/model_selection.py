@@ -189,14 +189,12 @@ class _BestFeasibleIterate(Callback):
 
         from ._engine import evaluate_bound
 
+        from ._net import predict_chunks
+
         bound = net.bound_constraints_
         device = net.device
-        was_training = net.module_.training
-        net.module_.train(False)
+        logits = torch.cat(predict_chunks(net.module_, self.X_, device, self.chunk))
         with torch.no_grad():
-            X = self.X_
-            logits = torch.cat([net.infer(X[i:i + self.chunk].to(device))
-                                for i in range(0, len(X), self.chunk)])
             y = {k: v.to(device) for k, v in self.y_.items()}
             loss = net.get_loss(logits, y["y"], training=False).detach().reshape(1)
             ctx = net._context(logits, y)
@@ -214,14 +212,12 @@ class _BestFeasibleIterate(Callback):
                 values.append(e.value.detach().max().reshape(1))
             # one host synchronisation per check
             summary = torch.cat([x.double() for x in [loss] + worst + scales + values]).cpu().numpy()
-        net.module_.train(was_training)
         m = len(evals)
         worst, scales, values = summary[1:1 + m], summary[1 + m:1 + 2 * m], summary[1 + 2 * m:]
         return {"step": self._step, "loss": float(summary[0]),
                 "feasible": bool(np.all(worst <= self.tol * scales)),
                 "constraints": dict(zip(evals, map(float, values))),
-                "violations": dict(zip(evals, map(float, worst))),
-                "scales": dict(zip(evals, map(float, scales)))}
+                "violations": dict(zip(evals, map(float, worst)))}
 
     def _check(self, net, epoch):
         from ._net import _clone_state

@@ -299,12 +299,13 @@ class _BoundRates(BoundConstraint):
     # (G, 3, R): [true count, population, surrogate count], so that the whole
     # bookkeeping of a batch is a handful of tensor operations whatever the
     # number of groups and rates. ``_num``, ``_den`` and ``_soft`` are views.
-    def _cached(self, kind, shape, like):
-        """A constant tensor (``"ones"``) cached per shape, device and dtype."""
-        key = (kind, shape, str(like.device), like.dtype)
+    def _cached(self, key, like, make):
+        """A constant tensor cached per ``key``, device and dtype: ``make()``
+        (built on the CPU) on ``like``'s device and in its dtype."""
+        key = (key, str(like.device), like.dtype)
         t = self._pairs.get(key)
         if t is None:
-            t = self._pairs[key] = torch.ones(shape, dtype=like.dtype, device=like.device)
+            t = self._pairs[key] = make().to(device=like.device, dtype=like.dtype)
         return t
 
     def _membership(self, ctx, like):
@@ -318,10 +319,7 @@ class _BoundRates(BoundConstraint):
                 "pass `sensitive_features`."
             )
         n_groups = max(int(ctx.n_groups), 1)
-        key = ("eye", n_groups, str(like.device), like.dtype)
-        eye = self._pairs.get(key)
-        if eye is None:
-            eye = self._pairs[key] = torch.eye(n_groups, dtype=like.dtype, device=like.device)
+        eye = self._cached(("eye", n_groups), like, lambda: torch.eye(n_groups))
         g = ctx.groups
         if g.device != like.device or g.dtype != torch.long:
             g = g.to(like.device, torch.long)
@@ -335,7 +333,8 @@ class _BoundRates(BoundConstraint):
         n, n_rates = hard.shape
         with torch.no_grad():
             if cond is None:  # every sample belongs to every rate's population
-                cols = torch.cat([hard, self._cached("ones", (n, n_rates), hard), soft], 1)
+                ones = self._cached(("ones", n, n_rates), hard, lambda: torch.ones(n, n_rates))
+                cols = torch.cat([hard, ones, soft], 1)
             else:
                 cols = torch.cat([hard * cond, cond, soft * cond], 1)
             member = self._membership(ctx, cols)
@@ -355,11 +354,9 @@ class _BoundRates(BoundConstraint):
             return
         window = None if self.window is None else min(self.window, _MEMORY_BATCHES * batch)
         if window:
-            key = ("decay", batch, str(tab.device), tab.dtype)
-            decay = self._pairs.get(key)
-            if decay is None:  # (1, beta): the factors of absent and present cells
-                beta = max(0.0, 1.0 - batch / window)
-                decay = self._pairs[key] = torch.tensor([1.0, beta], dtype=tab.dtype, device=tab.device)
+            # (1, beta): the factors of absent and present cells
+            decay = self._cached(("decay", batch, window), tab,
+                                 lambda: torch.tensor([1.0, max(0.0, 1.0 - batch / window)]))
             # cells (rate, group) absent from the batch keep their estimate
             self._counts.mul_(decay[(tab[:, 1:2] > 0).long()])
         self._counts.add_(tab)

@@ -203,17 +203,17 @@ class _BestFeasibleIterate(Callback):
             data = {n: (b.fresh_copy() if hasattr(b, "fresh_copy") else copy.deepcopy(b))
                     for n, b in bound.items() if b.requires_data}
             evals = {**weight, **evaluate_bound(data, ctx)}
-            worst, scales, values = [], [], []
+            worst, values = [], []
             for name, e in evals.items():
                 d = e.defect.detach()
                 viol = torch.relu(d) if bound[name].kind == "inequality" else d.abs()
                 worst.append((viol.max() if viol.numel() else viol.new_zeros(())).reshape(1))
-                scales.append(d.new_full((1,), bound[name].constraint._tolerance_scale()))
                 values.append(e.value.detach().max().reshape(1))
             # one host synchronisation per check
-            summary = torch.cat([x.double() for x in [loss] + worst + scales + values]).cpu().numpy()
+            summary = torch.cat([x.double() for x in [loss] + worst + values]).cpu().numpy()
         m = len(evals)
-        worst, scales, values = summary[1:1 + m], summary[1 + m:1 + 2 * m], summary[1 + 2 * m:]
+        worst, values = summary[1:1 + m], summary[1 + m:]
+        scales = np.array([bound[name].constraint._tolerance_scale() for name in evals])
         return {"step": self._step, "loss": float(summary[0]),
                 "feasible": bool(np.all(worst <= self.tol * scales)),
                 "constraints": dict(zip(evals, map(float, values))),

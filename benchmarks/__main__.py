@@ -40,7 +40,10 @@ from ._common import (
 BENCHMARKS = [
     ("overhead", "fit-time overhead of constraints per method (issue #6, item 1)"),
     ("minimize_overhead", "sc.optim.minimize against a hand-written GDA loop and Cooper (item 2)"),
-    ("tuning_cost", "training runs to an acceptable model: penalty bisection vs one constrained run (item 3)"),
+    (
+        "tuning_cost",
+        "training runs to an acceptable model: penalty bisection vs one constrained run (item 3)",
+    ),
     ("fairness_adult", "fairness on Adult against fairlearn (item 4)"),
     ("gpu_throughput", "ResNet13 samples/s on a GPU, per method, against plain PyTorch (item 5)"),
 ]
@@ -48,14 +51,21 @@ BENCHMARKS = [
 #: paper reproductions, (module name, what it reproduces): longer, so run only
 #: with ``--reproductions`` (after BENCHMARKS) or by name with ``--only``
 REPRODUCTIONS = [
-    ("paper_table1", "Table 1 of the SAL paper: FP, SAL, S-ADMM on MNIST-5k, CNN and GENEONet (~12 min)"),
-    ("sparsity", "Table 2 of Ramirez et al.: L0 density 50% on MNIST-5k, penalty bisection vs one run (~5 min)"),
+    (
+        "paper_table1",
+        "Table 1 of the SAL paper: FP, SAL, S-ADMM on MNIST-5k, CNN and GENEONet (~12 min)",
+    ),
+    (
+        "sparsity",
+        "Table 2 of Ramirez et al.: L0 density 50% on MNIST-5k, penalty bisection vs one run (~5 min)",
+    ),
 ]
 
 
 def _run_external(name, quick, out_dir):
     """Run a benchmark module that has no ``run()`` in a subprocess: its
-    own command line, with ``--quick`` when its source mentions it."""
+    own command line, with ``--quick`` when its source mentions it.
+    """
     path = ROOT / "benchmarks" / f"{name}.py"
     cmd = [sys.executable, "-m", f"benchmarks.{name}"]
     source = path.read_text()
@@ -68,14 +78,31 @@ def _run_external(name, quick, out_dir):
     shown = " ".join(["python"] + [shlex.quote(c) for c in cmd[1:]])
     if proc.returncode:
         raise RuntimeError(f"`{shown}` exited with status {proc.returncode}")
-    return [Figure(name, f"{name} (see its results file)", f"ran in {time.perf_counter() - t0:.0f} s", "", shown)]
+    return [
+        Figure(
+            name,
+            f"{name} (see its results file)",
+            f"ran in {time.perf_counter() - t0:.0f} s",
+            "",
+            shown,
+        )
+    ]
 
 
 def run_one(name, quick, out_dir):
     path = ROOT / "benchmarks" / f"{name}.py"
     if not path.exists():
         print(f"[{name}: not present, skipped]")
-        return [Figure(name, name, None, "", f"python -m benchmarks.{name}", note="skipped: benchmark not present")]
+        return [
+            Figure(
+                name,
+                name,
+                None,
+                "",
+                f"python -m benchmarks.{name}",
+                note="skipped: benchmark not present",
+            )
+        ]
     module = importlib.import_module(f"benchmarks.{name}")
     if hasattr(module, "run"):
         return module.run(quick=quick, out_dir=out_dir)
@@ -85,25 +112,39 @@ def run_one(name, quick, out_dir):
 def summary_text(figures, seconds, quick, argv):
     rows = []
     for f in figures:
-        rows.append([f.benchmark, f.name, f.formatted(), f.goal or "-", f.status, f"`{f.command}`" if f.command else "",
-                     f.note])
+        rows.append(
+            [
+                f.benchmark,
+                f.name,
+                f.formatted(),
+                f.goal or "-",
+                f.status,
+                f"`{f.command}`" if f.command else "",
+                f.note,
+            ]
+        )
     mode = "quick smoke pass (tiny sizes: the figures mean nothing)" if quick else "full run"
     cmd = "python -m benchmarks" + ("".join(" " + a for a in argv) if argv else "")
-    counts = {s: sum(f.status == s for f in figures) for s in ("pass", "miss", "skipped", "info", "error")}
-    return "\n".join([
-        "# Benchmark summary",
-        "",
-        f"{mode.capitalize()}; `{cmd}` took {seconds / 60:.1f} minutes.",
-        f"Machine: {machine_description()}.",
-        f"Goals met: {counts['pass']}, missed: {counts['miss']}, skipped: {counts['skipped']}, "
-        f"reported without a goal: {counts['info']}"
-        + (f", errors: {counts['error']}" if counts["error"] else "") + ".",
-        "",
-        "Ratios are medians over alternating repeats of each run's time over the same repeat's reference "
-        "(see each results file for the runs and the CPU-time ratios). Every row's command reproduces it.",
-        "",
-        md_table(["benchmark", "figure", "value", "goal", "status", "command", "note"], rows),
-    ])
+    counts = {
+        s: sum(f.status == s for f in figures) for s in ("pass", "miss", "skipped", "info", "error")
+    }
+    return "\n".join(
+        [
+            "# Benchmark summary",
+            "",
+            f"{mode.capitalize()}; `{cmd}` took {seconds / 60:.1f} minutes.",
+            f"Machine: {machine_description()}.",
+            f"Goals met: {counts['pass']}, missed: {counts['miss']}, skipped: {counts['skipped']}, "
+            f"reported without a goal: {counts['info']}"
+            + (f", errors: {counts['error']}" if counts["error"] else "")
+            + ".",
+            "",
+            "Ratios are medians over alternating repeats of each run's time over the same repeat's reference "
+            "(see each results file for the runs and the CPU-time ratios). Every row's command reproduces it.",
+            "",
+            md_table(["benchmark", "figure", "value", "goal", "status", "command", "note"], rows),
+        ]
+    )
 
 
 class _ErrorFigure(Figure):
@@ -115,13 +156,27 @@ class _ErrorFigure(Figure):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     names = [n for n, _ in BENCHMARKS + REPRODUCTIONS]
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke pass (writes to build/bench-quick)")
-    parser.add_argument("--only", nargs="+", choices=names, default=None,
-                        help="run only these benchmarks or reproductions")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, a smoke pass (writes to build/bench-quick)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=names,
+        default=None,
+        help="run only these benchmarks or reproductions",
+    )
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    parser.add_argument("--reproductions", action="store_true",
-                        help="also run the paper reproductions (REPRODUCTIONS), after the benchmarks")
+    parser.add_argument(
+        "--reproductions",
+        action="store_true",
+        help="also run the paper reproductions (REPRODUCTIONS), after the benchmarks",
+    )
     args = parser.parse_args(argv)
     selected = BENCHMARKS + (REPRODUCTIONS if (args.reproductions or args.only) else [])
     out_dir = resolve_out_dir(args.out, args.quick)
@@ -137,8 +192,16 @@ def main(argv=None):
         except Exception as exc:  # noqa: BLE001 -- one broken benchmark must not hide the others
             traceback.print_exc()
             failed.append(name)
-            figures.append(_ErrorFigure(name, name, None, "", f"python -m benchmarks.{name}",
-                                        note=f"error: {type(exc).__name__}: {exc}"))
+            figures.append(
+                _ErrorFigure(
+                    name,
+                    name,
+                    None,
+                    "",
+                    f"python -m benchmarks.{name}",
+                    note=f"error: {type(exc).__name__}: {exc}",
+                )
+            )
         print(f"=== {name}: {time.perf_counter() - t1:.0f} s\n", flush=True)
     seconds = time.perf_counter() - t0
     text = summary_text(figures, seconds, args.quick, argv)

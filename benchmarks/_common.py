@@ -65,8 +65,12 @@ class Figure:
             return "info"
         op, _, bound = self.goal.partition(" ")
         bound = float(bound)
-        ok = {"<=": self.value <= bound, ">=": self.value >= bound,
-              "<": self.value < bound, ">": self.value > bound}[op]
+        ok = {
+            "<=": self.value <= bound,
+            ">=": self.value >= bound,
+            "<": self.value < bound,
+            ">": self.value > bound,
+        }[op]
         return "pass" if ok else "miss"
 
     def formatted(self):
@@ -161,7 +165,8 @@ def md_table(headers, rows):
 
 def resolve_out_dir(out_dir, quick):
     """The folder a benchmark writes to: ``out_dir``, else the committed
-    results folder (full runs) or ``build/bench-quick`` (``--quick``)."""
+    results folder (full runs) or ``build/bench-quick`` (``--quick``).
+    """
     if out_dir is None:
         out_dir = QUICK_DIR if quick else RESULTS_DIR
     out_dir = Path(out_dir)

@@ -84,15 +84,21 @@ def _constraint(kind, eps):
 
 def run_ours(method, kind, eps, seed, data):
     X, y, s, Xt, yt, st = data
-    clf = sc.ConstrainedClassifier(constraints={kind: _constraint(kind, eps)}, method=method,
-                                   random_state=seed, **OURS)
+    clf = sc.ConstrainedClassifier(
+        constraints={kind: _constraint(kind, eps)}, method=method, random_state=seed, **OURS
+    )
     t0 = time.perf_counter()
     with quiet():
         clf.fit(X, y, sensitive_features=s)
     elapsed = time.perf_counter() - t0
     pred = clf.predict(Xt)
-    return {"acc": float(np.mean(pred == yt)), "gap": gap(kind, pred, yt, st), "time": elapsed,
-            "passes": clf.n_iter_, "train_gap": gap(kind, clf.predict(X), y, s)}
+    return {
+        "acc": float(np.mean(pred == yt)),
+        "gap": gap(kind, pred, yt, st),
+        "time": elapsed,
+        "passes": clf.n_iter_,
+        "train_gap": gap(kind, clf.predict(X), y, s),
+    }
 
 
 def run_fairlearn(kind, eps, data):
@@ -108,9 +114,13 @@ def run_fairlearn(kind, eps, data):
         eg.fit(X, y, sensitive_features=s)
     elapsed = time.perf_counter() - t0
     pred = eg.predict(Xt, random_state=0)
-    return {"acc": float(np.mean(pred == yt)), "gap": gap(kind, pred, yt, st), "time": elapsed,
-            "passes": int(eg.n_oracle_calls_),
-            "train_gap": gap(kind, eg.predict(X, random_state=0), y, s)}
+    return {
+        "acc": float(np.mean(pred == yt)),
+        "gap": gap(kind, pred, yt, st),
+        "time": elapsed,
+        "passes": int(eg.n_oracle_calls_),
+        "train_gap": gap(kind, eg.predict(X, random_state=0), y, s),
+    }
 
 
 def _mean(rows, key):
@@ -138,8 +148,10 @@ def run(quick=False, out_dir=None, seeds=None):
     except ImportError:
         fl_version = None
         print("fairlearn is not installed: its rows are skipped (pip install fairlearn).")
-    methods = {"GDA-PI": sc.methods.GDA(dual_lr=0.1, dual_optimizer="pi", kp=10.0),
-               "GDA": sc.methods.GDA(dual_lr=0.1)}
+    methods = {
+        "GDA-PI": sc.methods.GDA(dual_lr=0.1, dual_optimizer="pi", kp=10.0),
+        "GDA": sc.methods.GDA(dual_lr=0.1),
+    }
     if hasattr(sc.methods, "SAL"):
         methods["SAL"] = sc.methods.SAL()
 
@@ -150,9 +162,15 @@ def run(quick=False, out_dir=None, seeds=None):
     t0 = time.perf_counter()
     mlp = sc.ConstrainedClassifier(random_state=0, **OURS).fit(X, y)
     mlp_time = time.perf_counter() - t0
-    refs = [("unconstrained LogisticRegression", lr.predict(Xt), lr_time, "1 fit"),
-            ("unconstrained MLP (ours, no constraint)", mlp.predict(Xt), mlp_time,
-             f"{OURS['max_epochs']} epochs")]
+    refs = [
+        ("unconstrained LogisticRegression", lr.predict(Xt), lr_time, "1 fit"),
+        (
+            "unconstrained MLP (ours, no constraint)",
+            mlp.predict(Xt),
+            mlp_time,
+            f"{OURS['max_epochs']} epochs",
+        ),
+    ]
 
     rows, figures, goal_rows = [], [], []
     for name, pred, t, passes in refs:
@@ -168,14 +186,29 @@ def run(quick=False, out_dir=None, seeds=None):
         if fl is not None:
             print(f"{label}: fairlearn {fl}", flush=True)
         for mname, res in results.items():
-            rows.append([f"ours, MLP + {mname} ({len(res)} seeds: mean (min-max))", label,
-                         _fmt(res, "acc"), _fmt(res, "gap"), _fmt(res, "train_gap"),
-                         _fmt(res, "time", 1), f"{res[0]['passes']} epochs"])
+            rows.append(
+                [
+                    f"ours, MLP + {mname} ({len(res)} seeds: mean (min-max))",
+                    label,
+                    _fmt(res, "acc"),
+                    _fmt(res, "gap"),
+                    _fmt(res, "train_gap"),
+                    _fmt(res, "time", 1),
+                    f"{res[0]['passes']} epochs",
+                ]
+            )
         if fl is not None:
-            rows.append([f"fairlearn EG(LogisticRegression), difference_bound={eps / 2:g}", label,
-                         f"{fl['acc']:.4f}", f"{fl['gap']:.4f}",
-                         f"{fl['train_gap']:.4f} ({fl['train_gap'] / (eps / 2):.2f}x its bound)",
-                         f"{fl['time']:.1f}", f"{fl['passes']} LR refits"])
+            rows.append(
+                [
+                    f"fairlearn EG(LogisticRegression), difference_bound={eps / 2:g}",
+                    label,
+                    f"{fl['acc']:.4f}",
+                    f"{fl['gap']:.4f}",
+                    f"{fl['train_gap']:.4f} ({fl['train_gap'] / (eps / 2):.2f}x its bound)",
+                    f"{fl['time']:.1f}",
+                    f"{fl['passes']} LR refits",
+                ]
+            )
         for mname, res in results.items():
             worst_gap = max(r["gap"] for r in res) - eps
             cells = [label, mname, f"{worst_gap:+.4f} ({'ok' if worst_gap <= 0.01 else 'miss'})"]
@@ -183,58 +216,115 @@ def run(quick=False, out_dir=None, seeds=None):
                 mean_acc = _mean(res, "acc") - fl["acc"]
                 worst_acc = min(r["acc"] for r in res) - fl["acc"]
                 ratio = _mean(res, "time") / fl["time"]
-                cells += [f"{mean_acc:+.4f} ({'ok' if mean_acc >= 0 else 'miss'})", f"{worst_acc:+.4f}",
-                          f"{ratio:.2f} ({'ok' if ratio < 1 else 'miss'})"]
+                cells += [
+                    f"{mean_acc:+.4f} ({'ok' if mean_acc >= 0 else 'miss'})",
+                    f"{worst_acc:+.4f}",
+                    f"{ratio:.2f} ({'ok' if ratio < 1 else 'miss'})",
+                ]
             else:
                 cells += ["-", "-", "-"]
             goal_rows.append(cells)
         head = results["GDA-PI"]
-        figures.append(Figure(NAME, f"{label}: held-out gap minus bound (GDA-PI, worst seed)",
-                              max(r["gap"] for r in head) - eps, "<= 0.01", COMMAND, fmt="{:+.4f}"))
+        figures.append(
+            Figure(
+                NAME,
+                f"{label}: held-out gap minus bound (GDA-PI, worst seed)",
+                max(r["gap"] for r in head) - eps,
+                "<= 0.01",
+                COMMAND,
+                fmt="{:+.4f}",
+            )
+        )
         if fl is not None:
-            figures.append(Figure(NAME, f"{label}: held-out accuracy minus EG's (GDA-PI, mean of seeds)",
-                                  _mean(head, "acc") - fl["acc"], ">= 0.0", COMMAND, fmt="{:+.4f}"))
-            figures.append(Figure(NAME, f"{label}: fit time ratio to EG (GDA-PI, mean)",
-                                  _mean(head, "time") / fl["time"], "< 1.0", COMMAND, fmt="{:.2f}"))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{label}: held-out accuracy minus EG's (GDA-PI, mean of seeds)",
+                    _mean(head, "acc") - fl["acc"],
+                    ">= 0.0",
+                    COMMAND,
+                    fmt="{:+.4f}",
+                )
+            )
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{label}: fit time ratio to EG (GDA-PI, mean)",
+                    _mean(head, "time") / fl["time"],
+                    "< 1.0",
+                    COMMAND,
+                    fmt="{:.2f}",
+                )
+            )
         else:
-            figures.append(Figure(NAME, f"{label}: accuracy vs fairlearn", None, ">= 0.0", COMMAND,
-                                  note="fairlearn not installed"))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{label}: accuracy vs fairlearn",
+                    None,
+                    ">= 0.0",
+                    COMMAND,
+                    note="fairlearn not installed",
+                )
+            )
 
-    headers = ["model", "constraint (between groups)", "test accuracy", "test gap",
-               "training gap", "fit s", "training passes"]
-    text = "\n".join([
-        "# Fair classification on Adult: sklearn-constrained against fairlearn",
-        "",
-        ("Adult census income, `sex` as the sensitive feature (not an input), standardised "
-        "inputs; trained on the 32,561 training rows, measured on Adult's original test split "
-        "(16,281 rows). Gaps are between groups (largest minus smallest group rate; for "
-        "equalized odds the larger of the TPR and FPR gaps). fairlearn bounds each group "
-        "against the overall rate, so `difference_bound = eps / 2` gives the same "
-        "between-group guarantee `eps` for two groups (on Adult, fairlearn's bound alone "
-        "yields a between-group gap of about 1.5x the bound). Its predictions are randomized "
-        "(drawn with `random_state=0`); ours are deterministic (the best feasible iterate). "
-        f"Ours: default MLP (64 hidden units), Adam lr={OURS['lr']}, batches of "
-        f"{OURS['batch_size']}, {OURS['max_epochs']} epochs; GDA-PI: GDA(dual_lr=0.1, "
-        "dual_optimizer='pi', kp=10); GDA: GDA(dual_lr=0.1); SAL with its defaults; same "
-        "budget for all. Training passes: epochs (ours), logistic-regression refits "
-        "(fairlearn's reductions; each refit is a full L-BFGS fit). The configuration was "
-        "chosen by trying a few (dual step 0.03-0.3, PI or not, epochs 10-40, batch 256-2048) "
-        "and reading these test-split numbers, so it is tuned on them; the seed-to-seed "
-        "spread of the accuracy is about 0.002."),
-        "",
-        md_table(headers, rows),
-        "",
-        ("Goals per bound: held-out gap <= bound + 0.01 (worst seed); held-out accuracy >= "
-        "fairlearn's (mean of the seeds; worst seed shown); less wall time (mean fit time "
-        "over fairlearn's)."),
-        "",
-        md_table(["constraint", "method", "gap - bound (worst seed)", "accuracy - EG (mean)",
-                  "accuracy - EG (worst seed)", "time ratio to EG"], goal_rows),
-        "",
-        f"Machine: {machine_description(threads=1)}; fairlearn {fl_version or 'not installed'}.",
-        "",
-        f"Command: `{COMMAND}`",
-    ])
+    headers = [
+        "model",
+        "constraint (between groups)",
+        "test accuracy",
+        "test gap",
+        "training gap",
+        "fit s",
+        "training passes",
+    ]
+    text = "\n".join(
+        [
+            "# Fair classification on Adult: sklearn-constrained against fairlearn",
+            "",
+            (
+                "Adult census income, `sex` as the sensitive feature (not an input), standardised "
+                "inputs; trained on the 32,561 training rows, measured on Adult's original test split "
+                "(16,281 rows). Gaps are between groups (largest minus smallest group rate; for "
+                "equalized odds the larger of the TPR and FPR gaps). fairlearn bounds each group "
+                "against the overall rate, so `difference_bound = eps / 2` gives the same "
+                "between-group guarantee `eps` for two groups (on Adult, fairlearn's bound alone "
+                "yields a between-group gap of about 1.5x the bound). Its predictions are randomized "
+                "(drawn with `random_state=0`); ours are deterministic (the best feasible iterate). "
+                f"Ours: default MLP (64 hidden units), Adam lr={OURS['lr']}, batches of "
+                f"{OURS['batch_size']}, {OURS['max_epochs']} epochs; GDA-PI: GDA(dual_lr=0.1, "
+                "dual_optimizer='pi', kp=10); GDA: GDA(dual_lr=0.1); SAL with its defaults; same "
+                "budget for all. Training passes: epochs (ours), logistic-regression refits "
+                "(fairlearn's reductions; each refit is a full L-BFGS fit). The configuration was "
+                "chosen by trying a few (dual step 0.03-0.3, PI or not, epochs 10-40, batch 256-2048) "
+                "and reading these test-split numbers, so it is tuned on them; the seed-to-seed "
+                "spread of the accuracy is about 0.002."
+            ),
+            "",
+            md_table(headers, rows),
+            "",
+            (
+                "Goals per bound: held-out gap <= bound + 0.01 (worst seed); held-out accuracy >= "
+                "fairlearn's (mean of the seeds; worst seed shown); less wall time (mean fit time "
+                "over fairlearn's)."
+            ),
+            "",
+            md_table(
+                [
+                    "constraint",
+                    "method",
+                    "gap - bound (worst seed)",
+                    "accuracy - EG (mean)",
+                    "accuracy - EG (worst seed)",
+                    "time ratio to EG",
+                ],
+                goal_rows,
+            ),
+            "",
+            f"Machine: {machine_description(threads=1)}; fairlearn {fl_version or 'not installed'}.",
+            "",
+            f"Command: `{COMMAND}`",
+        ]
+    )
     path = write_result(out_dir, NAME, text)
     print(text)
     print(f"\nwritten to {path}")

@@ -81,7 +81,7 @@ def plain_loop(X, y, epochs, batch_size, device, base_width=64):
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen).to(device)
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
             crit(module(X_t[idx]), y_t[idx]).backward()
             opt.step()
@@ -104,28 +104,56 @@ def _estimator_fit(X, y, epochs, batch_size, method, constraints, base_width=64,
     from sklearn_constrained import ConstrainedClassifier
     from sklearn_constrained.models import ResNet13
 
-    clf = ConstrainedClassifier(module=ResNet13, module_params={"base_width": base_width},
-                                constraints=constraints, method=method, lr=LR, max_epochs=epochs,
-                                batch_size=batch_size, device=device, random_state=0)
+    clf = ConstrainedClassifier(
+        module=ResNet13,
+        module_params={"base_width": base_width},
+        constraints=constraints,
+        method=method,
+        lr=LR,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        device=device,
+        random_state=0,
+    )
     with quiet():
         clf.fit(X, y)
     _sync(device)
     return clf
 
 
-def measure(samples=10_240, epochs=3, batch_size=256, repeats=3, orth_params=None, base_width=64,
-            device="cuda"):
+def measure(
+    samples=10_240,
+    epochs=3,
+    batch_size=256,
+    repeats=3,
+    orth_params=None,
+    base_width=64,
+    device="cuda",
+):
     """Fit times (wall-clock, per configuration); ``device="cpu"`` only to
-    try the code path on a machine without CUDA."""
+    try the code path on a machine without CUDA.
+    """
     X, y = synthetic_images(samples)
-    l1_bound = 0.5 * float(sum(p.detach().abs().sum() for p in _module(base_width=base_width).parameters()
-                               if p.dim() >= 2))
+    l1_bound = 0.5 * float(
+        sum(
+            p.detach().abs().sum()
+            for p in _module(base_width=base_width).parameters()
+            if p.dim() >= 2
+        )
+    )
     cons = _constraints(l1_bound, orth_params)
-    runners = {"plain PyTorch loop": lambda ep=epochs: plain_loop(X, y, ep, batch_size, device, base_width),
-               "estimator, constraints=None": lambda ep=epochs: _estimator_fit(
-                   X, y, ep, batch_size, "gda", None, base_width, device)}
+    runners = {
+        "plain PyTorch loop": lambda ep=epochs: plain_loop(
+            X, y, ep, batch_size, device, base_width
+        ),
+        "estimator, constraints=None": lambda ep=epochs: _estimator_fit(
+            X, y, ep, batch_size, "gda", None, base_width, device
+        ),
+    }
     for m in METHODS:
-        runners[m] = lambda ep=epochs, m=m: _estimator_fit(X, y, ep, batch_size, m, cons, base_width, device)
+        runners[m] = lambda ep=epochs, m=m: _estimator_fit(
+            X, y, ep, batch_size, m, cons, base_width, device
+        )
     warm = {n: (lambda fn=fn: fn(1)) for n, fn in runners.items()}
     wall, _ = alternate(runners, repeats, warmup=warm)
     return wall, l1_bound
@@ -138,21 +166,27 @@ def run(quick=False, out_dir=None, samples=None, epochs=None, repeats=None, orth
     if orth_params not in (None, "all"):
         cmd += f" --orth-params {orth_params}"
     if not ok:
-        text = "\n".join([
-            "# GPU throughput: ResNet13 with L1 + orthogonality, per method, against plain PyTorch",
-            "",
-            info,
-            "",
-            f"Machine: {machine_description()}; torch.cuda.is_available() is False.",
-            "Run this benchmark on a machine with a CUDA device to measure it; the GPU-only test "
-            "`tests/test_cuda.py` checks the absence of per-step host-device synchronisation there.",
-            "",
-            f"Command: `{cmd}`",
-        ])
+        text = "\n".join(
+            [
+                "# GPU throughput: ResNet13 with L1 + orthogonality, per method, against plain PyTorch",
+                "",
+                info,
+                "",
+                f"Machine: {machine_description()}; torch.cuda.is_available() is False.",
+                "Run this benchmark on a machine with a CUDA device to measure it; the GPU-only test "
+                "`tests/test_cuda.py` checks the absence of per-step host-device synchronisation there.",
+                "",
+                f"Command: `{cmd}`",
+            ]
+        )
         write_result(out_dir, NAME, text)
         print(info)
-        return [Figure(NAME, f"ResNet13 samples/s, {m} / plain PyTorch loop", None, GOAL, cmd, note=info)
-                for m in METHODS]
+        return [
+            Figure(
+                NAME, f"ResNet13 samples/s, {m} / plain PyTorch loop", None, GOAL, cmd, note=info
+            )
+            for m in METHODS
+        ]
     samples = samples or (1024 if quick else 10_240)
     epochs = epochs or (1 if quick else 3)
     repeats = repeats or (1 if quick else 3)
@@ -167,26 +201,54 @@ def run(quick=False, out_dir=None, samples=None, epochs=None, repeats=None, orth
     for name in wall:
         goal = GOAL if name in METHODS else ""
         label = f"estimator, method={name!r}" if name in METHODS else name
-        rows.append([label, f"{med[name]:.3f}", f"{rate[name]:.0f}", f"{rate[name] / ref:.3f}", goal,
-                     ", ".join(f"{t:.2f}" for t in wall[name])])
+        rows.append(
+            [
+                label,
+                f"{med[name]:.3f}",
+                f"{rate[name]:.0f}",
+                f"{rate[name] / ref:.3f}",
+                goal,
+                ", ".join(f"{t:.2f}" for t in wall[name]),
+            ]
+        )
         if name in METHODS:
-            figures.append(Figure(NAME, f"ResNet13 samples/s, {name} / plain PyTorch loop", rate[name] / ref,
-                                  GOAL, cmd, unit="x", note=info))
-    text = "\n".join([
-        "# GPU throughput: ResNet13 with L1 + orthogonality, per method, against plain PyTorch",
-        "",
-        f"Device: {info} (torch {torch.__version__}, CUDA {torch.version.cuda}).",
-        f"ResNet13 (base width {base_width}) on {samples} synthetic 3x32x32 images, 10 classes, {epochs} "
-        f"epochs, batch 256, Adam lr {LR}; L1Norm(bound={l1_bound:.4g}) on every weight matrix and kernel, "
-        f"Orthogonality(bound=0, params={params!r}); median of {repeats} alternating fits after one "
-        "warm-up fit (1 epoch) each.",
-        f"Host: {machine_description()}.",
-        "",
-        md_table(["configuration", "median fit s", "samples/s", "ratio to plain loop", "goal",
-                  "wall-clock runs (s)"], rows),
-        "",
-        f"Command: `{cmd}`",
-    ])
+            figures.append(
+                Figure(
+                    NAME,
+                    f"ResNet13 samples/s, {name} / plain PyTorch loop",
+                    rate[name] / ref,
+                    GOAL,
+                    cmd,
+                    unit="x",
+                    note=info,
+                )
+            )
+    text = "\n".join(
+        [
+            "# GPU throughput: ResNet13 with L1 + orthogonality, per method, against plain PyTorch",
+            "",
+            f"Device: {info} (torch {torch.__version__}, CUDA {torch.version.cuda}).",
+            f"ResNet13 (base width {base_width}) on {samples} synthetic 3x32x32 images, 10 classes, {epochs} "
+            f"epochs, batch 256, Adam lr {LR}; L1Norm(bound={l1_bound:.4g}) on every weight matrix and kernel, "
+            f"Orthogonality(bound=0, params={params!r}); median of {repeats} alternating fits after one "
+            "warm-up fit (1 epoch) each.",
+            f"Host: {machine_description()}.",
+            "",
+            md_table(
+                [
+                    "configuration",
+                    "median fit s",
+                    "samples/s",
+                    "ratio to plain loop",
+                    "goal",
+                    "wall-clock runs (s)",
+                ],
+                rows,
+            ),
+            "",
+            f"Command: `{cmd}`",
+        ]
+    )
     write_result(out_dir, NAME, text)
     print(text)
     print(f"[{NAME}: {time.perf_counter() - t0:.0f} s]\n", flush=True)
@@ -198,13 +260,24 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--orth-params", default="all",
-                        help="'all' (every weight matrix and kernel, the default) or comma-separated patterns")
-    parser.add_argument("--quick", action="store_true", help="a small network, one short run (smoke test)")
+    parser.add_argument(
+        "--orth-params",
+        default="all",
+        help="'all' (every weight matrix and kernel, the default) or comma-separated patterns",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a small network, one short run (smoke test)"
+    )
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
-    return run(quick=args.quick, out_dir=args.out, samples=args.samples, epochs=args.epochs,
-               repeats=args.repeats, orth_params=args.orth_params)
+    return run(
+        quick=args.quick,
+        out_dir=args.out,
+        samples=args.samples,
+        epochs=args.epochs,
+        repeats=args.repeats,
+        orth_params=args.orth_params,
+    )
 
 
 if __name__ == "__main__":

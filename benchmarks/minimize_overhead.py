@@ -87,9 +87,16 @@ def hand_written(steps):
 
 
 def with_minimize(steps):
-    res = minimize(f, X0, [Inequality(g, upper=EPS)], method=GDA(dual_lr=DUAL_LR),
-                   optimizer="sgd", lr=PRIMAL_LR, max_iter=steps,
-                   bounds=[(0.0, math.pi / 2), (None, None)])
+    res = minimize(
+        f,
+        X0,
+        [Inequality(g, upper=EPS)],
+        method=GDA(dual_lr=DUAL_LR),
+        optimizer="sgd",
+        lr=PRIMAL_LR,
+        max_iter=steps,
+        bounds=[(0.0, math.pi / 2), (None, None)],
+    )
     return res.x, float(res.multipliers[0][0])
 
 
@@ -111,7 +118,8 @@ def with_cooper(steps):
             super().__init__()
             multiplier = cooper.multipliers.DenseMultiplier(num_constraints=1, dtype=torch.float64)
             self.constraint = cooper.Constraint(
-                multiplier=multiplier, constraint_type=cooper.ConstraintType.INEQUALITY)
+                multiplier=multiplier, constraint_type=cooper.ConstraintType.INEQUALITY
+            )
 
         def compute_cmp_state(self, v):
             violation = (g(v) - EPS).reshape(1)
@@ -122,7 +130,9 @@ def with_cooper(steps):
     cmp = ConcaveProblem()
     primal = torch.optim.SGD([x], lr=PRIMAL_LR)
     dual = torch.optim.SGD(cmp.dual_parameters(), lr=DUAL_LR, maximize=True)
-    opt = cooper.optim.AlternatingDualPrimalOptimizer(cmp=cmp, primal_optimizers=primal, dual_optimizers=dual)
+    opt = cooper.optim.AlternatingDualPrimalOptimizer(
+        cmp=cmp, primal_optimizers=primal, dual_optimizers=dual
+    )
     lo = torch.tensor([0.0, -math.inf], dtype=torch.float64)
     hi = torch.tensor([math.pi / 2, math.inf], dtype=torch.float64)
     kwargs = {"v": x}
@@ -171,18 +181,43 @@ def run(quick=False, out_dir=None, steps=None, repeats=None):
         xn, ln = results[name]
         same = bool(np.allclose(xn, xh, atol=1e-9) and abs(ln - lh) <= 1e-8)
         per10k = med[name] * 10_000 / steps
-        rows.append([name, f"{per10k:.3f}", f"{1e6 * med[name] / steps:.1f}", f"{ratio[name]:.3f}",
-                     f"{cratio[name]:.3f}", f"x=({xn[0]:.6f}, {xn[1]:.2e}), lambda={ln:.6f}",
-                     "yes" if same else "no", ", ".join(f"{t:.3f}" for t in wall[name])])
+        rows.append(
+            [
+                name,
+                f"{per10k:.3f}",
+                f"{1e6 * med[name] / steps:.1f}",
+                f"{ratio[name]:.3f}",
+                f"{cratio[name]:.3f}",
+                f"x=({xn[0]:.6f}, {xn[1]:.2e}), lambda={ln:.6f}",
+                "yes" if same else "no",
+                ", ".join(f"{t:.3f}" for t in wall[name]),
+            ]
+        )
         if name != "hand-written":
-            figures.append(Figure(NAME, f"Example 1, {name} / hand-written GDA loop ({steps:,} steps)",
-                                  ratio[name], GOAL if name == "minimize" else "", cmd, unit="x",
-                                  note=f"CPU-time ratio {cratio[name]:.3f}"
-                                  + ("" if name == "minimize" else "; reference, the issue measured 2.3x"),
-                                  extra={"cpu_ratio": cratio[name]}))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"Example 1, {name} / hand-written GDA loop ({steps:,} steps)",
+                    ratio[name],
+                    GOAL if name == "minimize" else "",
+                    cmd,
+                    unit="x",
+                    note=f"CPU-time ratio {cratio[name]:.3f}"
+                    + ("" if name == "minimize" else "; reference, the issue measured 2.3x"),
+                    extra={"cpu_ratio": cratio[name]},
+                )
+            )
     if not ok:
-        figures.append(Figure(NAME, f"Example 1, Cooper / hand-written GDA loop ({steps:,} steps)", None, "", cmd,
-                              note=f"skipped: Cooper not importable ({info}); pip install -e '.[bench]'"))
+        figures.append(
+            Figure(
+                NAME,
+                f"Example 1, Cooper / hand-written GDA loop ({steps:,} steps)",
+                None,
+                "",
+                cmd,
+                note=f"skipped: Cooper not importable ({info}); pip install -e '.[bench]'",
+            )
+        )
     text = [
         "# `sc.optim.minimize` against a hand-written GDA loop and Cooper: Example 1",
         "",
@@ -193,11 +228,22 @@ def run(quick=False, out_dir=None, steps=None, repeats=None):
         f"Machine: {machine_description(threads=torch.get_num_threads())}.",
         f"Cooper: {info if ok else 'not importable: ' + info}.",
         "",
-        md_table(["implementation", "s per 10,000 steps", "us/step", "ratio to hand-written", "CPU ratio",
-                  "final point", "same point as hand-written", "wall-clock runs (s)"], rows),
+        md_table(
+            [
+                "implementation",
+                "s per 10,000 steps",
+                "us/step",
+                "ratio to hand-written",
+                "CPU ratio",
+                "final point",
+                "same point as hand-written",
+                "wall-clock runs (s)",
+            ],
+            rows,
+        ),
         "",
         f"Goal: minimize / hand-written {GOAL}. The exact solution is x = arcsin(eps) = {math.asin(EPS):.6f}, "
-        f"y = 0, lambda = {EPS / math.sqrt(1 - EPS ** 2):.6f}; plain GDA oscillates on this concave problem "
+        f"y = 0, lambda = {EPS / math.sqrt(1 - EPS**2):.6f}; plain GDA oscillates on this concave problem "
         "(the paper uses nuPI), which does not matter for the timing: all implementations take the same steps.",
         "",
         f"Command: `{cmd}`",
@@ -212,7 +258,9 @@ def run(quick=False, out_dir=None, steps=None, repeats=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None, help="GDA steps per run (default 10000)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per implementation (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per implementation (default 3)"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 steps, one run (smoke test)")
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)

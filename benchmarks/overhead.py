@@ -87,21 +87,40 @@ def _cases():
 
     return {
         "l2": dict(
-            title="L2Norm(bound=100) on an MLP 64-64-10, load_digits", label="L2Norm, MLP on digits",
-            data=_digits, module=models.MLP, constraint=lambda: L2Norm(bound=100.0),
-            epochs=30, quick_epochs=2, batch_size=128, methods=METHODS, skorch=True,
+            title="L2Norm(bound=100) on an MLP 64-64-10, load_digits",
+            label="L2Norm, MLP on digits",
+            data=_digits,
+            module=models.MLP,
+            constraint=lambda: L2Norm(bound=100.0),
+            epochs=30,
+            quick_epochs=2,
+            batch_size=128,
+            methods=METHODS,
+            skorch=True,
         ),
         "orth": dict(
             title="Orthogonality() of the conv kernels of sc.models.CNN, load_digits as 8x8 images",
             label="Orthogonality, CNN on digits",
-            data=_digits, module=models.CNN, constraint=lambda: Orthogonality(params="features.*"),
-            epochs=5, quick_epochs=1, batch_size=128, methods=METHODS, skorch=False,
+            data=_digits,
+            module=models.CNN,
+            constraint=lambda: Orthogonality(params="features.*"),
+            epochs=5,
+            quick_epochs=1,
+            batch_size=128,
+            methods=METHODS,
+            skorch=False,
         ),
         "dp": dict(
             title="DemographicParity(bound=0.05) on an MLP 106-64-2, Adult (20,000 rows, sex)",
             label="DemographicParity, MLP on Adult",
-            data=_adult, module=models.MLP, constraint=lambda: DemographicParity(bound=0.05),
-            epochs=5, quick_epochs=1, batch_size=256, methods=("fp", "gda", "sal"), skorch=False,
+            data=_adult,
+            module=models.MLP,
+            constraint=lambda: DemographicParity(bound=0.05),
+            epochs=5,
+            quick_epochs=1,
+            batch_size=256,
+            methods=("fp", "gda", "sal"),
+            skorch=False,
             quick_rows=2000,
         ),
     }
@@ -116,8 +135,12 @@ def _estimator(case, method, epochs, constrained):
     return ConstrainedClassifier(
         module=case["module"],
         constraints={"c": case["constraint"]()} if constrained else None,
-        method=method, max_epochs=epochs, batch_size=case["batch_size"], lr=LR,
-        device="cpu", random_state=0,
+        method=method,
+        max_epochs=epochs,
+        batch_size=case["batch_size"],
+        lr=LR,
+        device="cpu",
+        random_state=0,
     )
 
 
@@ -143,7 +166,7 @@ def plain_torch_loop(module, X, y, epochs, batch_size, lr=LR, seed=0):
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
             loss = crit(module(X_t[idx]), y_t[idx])
             loss.backward()
@@ -160,9 +183,16 @@ def _fit_skorch(case, X, y, epochs, n_classes):
     from skorch import NeuralNetClassifier
 
     net = NeuralNetClassifier(
-        _build_module(case, X, n_classes), criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam, lr=LR, max_epochs=epochs, batch_size=case["batch_size"],
-        train_split=None, iterator_train__shuffle=True, verbose=0, device="cpu",
+        _build_module(case, X, n_classes),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=LR,
+        max_epochs=epochs,
+        batch_size=case["batch_size"],
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+        device="cpu",
     )
     with quiet():
         net.fit(X, y.astype(np.int64))
@@ -173,11 +203,16 @@ def _configs(case, X, y, s, epochs):
     n_classes = len(np.unique(y))
     runners = {
         "plain torch loop (reference)": lambda ep=epochs: plain_torch_loop(
-            _build_module(case, X, n_classes), X, y, ep, case["batch_size"]),
+            _build_module(case, X, n_classes), X, y, ep, case["batch_size"]
+        ),
     }
     if case.get("skorch"):
-        runners["skorch NeuralNetClassifier (reference)"] = lambda ep=epochs: _fit_skorch(case, X, y, ep, n_classes)
-    runners["estimator, constraints=None"] = lambda ep=epochs: _fit_estimator(case, X, y, s, "gda", ep, False)
+        runners["skorch NeuralNetClassifier (reference)"] = lambda ep=epochs: _fit_skorch(
+            case, X, y, ep, n_classes
+        )
+    runners["estimator, constraints=None"] = lambda ep=epochs: _fit_estimator(
+        case, X, y, s, "gda", ep, False
+    )
     for m in case["methods"]:
         runners[m] = lambda ep=epochs, m=m: _fit_estimator(case, X, y, s, m, ep, True)
     return runners
@@ -190,8 +225,8 @@ def measure_case(key, repeats=5, quick=False, epochs=None):
     case = _cases()[key]
     X, y, s = case["data"]()
     if quick and case.get("quick_rows") and len(X) > case["quick_rows"]:
-        X, y = X[:case["quick_rows"]], y[:case["quick_rows"]]
-        s = None if s is None else s[:case["quick_rows"]]
+        X, y = X[: case["quick_rows"]], y[: case["quick_rows"]]
+        s = None if s is None else s[: case["quick_rows"]]
     epochs = epochs or (case["quick_epochs"] if quick else case["epochs"])
     runners = _configs(case, X, y, s, epochs)
     warm = {n: (lambda fn=fn: fn(1)) for n, fn in runners.items()}
@@ -199,8 +234,17 @@ def measure_case(key, repeats=5, quick=False, epochs=None):
     # a check that the constrained fits did train under their constraint
     clf = _fit_estimator(case, X, y, s, "gda", epochs, True)
     value = clf.constraint_values_["c"]
-    return dict(key=key, case=case, wall=wall, cpu=cpu, epochs=epochs, n=len(X), repeats=repeats,
-                gda_value=value, gda_feasible=clf.feasible_)
+    return dict(
+        key=key,
+        case=case,
+        wall=wall,
+        cpu=cpu,
+        epochs=epochs,
+        n=len(X),
+        repeats=repeats,
+        gda_value=value,
+        gda_feasible=clf.feasible_,
+    )
 
 
 def _command(key, res, quick):
@@ -226,14 +270,35 @@ def report(res, quick=False):
         label = f"estimator, method={name!r}" if is_method else name
         runs = ", ".join(f"{t:.2f}" for t in wall[name])
         goal = GOALS[name] if is_method else ""
-        ratio, cratio = paired_ratio(wall[name], wall[base_key]), paired_ratio(cpu[name], cpu[base_key])
+        ratio, cratio = (
+            paired_ratio(wall[name], wall[base_key]),
+            paired_ratio(cpu[name], cpu[base_key]),
+        )
         rows.append([label, f"{med[name]:.3f}", f"{ratio:.3f}", f"{cratio:.3f}", goal, runs])
         if is_method:
-            figures.append(Figure(NAME, f"{case['label']}: {name} / unconstrained", ratio, goal, cmd, unit="x",
-                                  note=f"CPU-time ratio {cratio:.3f}", extra={"cpu_ratio": cratio}))
-    figures.append(Figure(NAME, f"{case['label']}: estimator (constraints=None) / plain torch loop",
-                          paired_ratio(wall[base_key], wall[ref]), "", cmd, unit="x",
-                          note="the estimator's own overhead (validation, skorch, per-epoch bookkeeping)"))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{case['label']}: {name} / unconstrained",
+                    ratio,
+                    goal,
+                    cmd,
+                    unit="x",
+                    note=f"CPU-time ratio {cratio:.3f}",
+                    extra={"cpu_ratio": cratio},
+                )
+            )
+    figures.append(
+        Figure(
+            NAME,
+            f"{case['label']}: estimator (constraints=None) / plain torch loop",
+            paired_ratio(wall[base_key], wall[ref]),
+            "",
+            cmd,
+            unit="x",
+            note="the estimator's own overhead (validation, skorch, per-epoch bookkeeping)",
+        )
+    )
     missing = [m for m in METHODS if m not in case["methods"]]
     text = [
         f"# Overhead of constraints: {case['title']}",
@@ -244,14 +309,25 @@ def report(res, quick=False):
         "repeat's constraints=None fit time (wall clock; CPU time beside it).",
         f"Machine: {machine_description(threads=torch.get_num_threads())}.",
         "",
-        md_table(["configuration", "median wall s", "ratio to constraints=None", "CPU-time ratio", "goal",
-                  "wall-clock runs (s)"], rows),
+        md_table(
+            [
+                "configuration",
+                "median wall s",
+                "ratio to constraints=None",
+                "CPU-time ratio",
+                "goal",
+                "wall-clock runs (s)",
+            ],
+            rows,
+        ),
         "",
         f"Constraint value after the GDA fit: {res['gda_value']:.4g} (feasible_={res['gda_feasible']}).",
     ]
     if missing:
-        text.append(f"No row for {', '.join(missing)}: S-ADMM needs a closed-form projection of every "
-                    "constraint, and a rate constraint has none (the estimator raises a ValueError).")
+        text.append(
+            f"No row for {', '.join(missing)}: S-ADMM needs a closed-form projection of every "
+            "constraint, and a rate constraint has none (the estimator raises a ValueError)."
+        )
     text += ["", f"Command: `{cmd}`"]
     return "\n".join(text), figures
 
@@ -277,14 +353,26 @@ def run(quick=False, out_dir=None, cases=None, repeats=None, epochs=None, thread
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(_cases()), default=None)
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per configuration (default 7)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per fit (default: the case's)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per configuration (default 7)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fit (default: the case's)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--quick", action="store_true", help="one short run per configuration (smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help="one short run per configuration (smoke test)"
+    )
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
-    return run(quick=args.quick, out_dir=args.out, cases=args.cases, repeats=args.repeats, epochs=args.epochs,
-               threads=args.threads)
+    return run(
+        quick=args.quick,
+        out_dir=args.out,
+        cases=args.cases,
+        repeats=args.repeats,
+        epochs=args.epochs,
+        threads=args.threads,
+    )
 
 
 if __name__ == "__main__":

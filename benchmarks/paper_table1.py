@@ -121,9 +121,15 @@ METHOD_ORDER = ("fp", "sal", "sadmm")
 
 #: the hyperparameter settings of each method: (label, method object factory)
 FULL_SETTINGS = {
-    "fp": [("c=0.001", {"penalty": 0.001}), ("c=0.01", {"penalty": 0.01}), ("c=0.1", {"penalty": 0.1})],
-    "sal": [("mu_init=0.01, sigma=10", {"mu_init": 0.01, "sigma": 10.0}),
-            ("mu_init=0.1, sigma=2", {"mu_init": 0.1, "sigma": 2.0})],
+    "fp": [
+        ("c=0.001", {"penalty": 0.001}),
+        ("c=0.01", {"penalty": 0.01}),
+        ("c=0.1", {"penalty": 0.1}),
+    ],
+    "sal": [
+        ("mu_init=0.01, sigma=10", {"mu_init": 0.01, "sigma": 10.0}),
+        ("mu_init=0.1, sigma=2", {"mu_init": 0.1, "sigma": 2.0}),
+    ],
     "sadmm": [("rho=0.1", {"rho": 0.1}), ("rho=1", {"rho": 1.0})],
 }
 QUICK_SETTINGS = {m: s[:1] for m, s in FULL_SETTINGS.items()}
@@ -133,7 +139,14 @@ PAPER_TABLE1 = [
     ["CNN", "L2; Orthogonality", "FP", "0.72 (0.06)", "3.2K (7.6)", "0.70 (0.02)"],
     ["", "", "SAL", "0.73 (0.03)", "2.0K (15.4)", "0.75 (0.01)"],
     ["", "", "S-ADMM", "0.73 (0.04)", "2.7K (115)", "0.74 (0.01)"],
-    ["GENEOnet", "L2; Non-Negativity; Orthogonality", "FP", "0.72 (0.07)", "2.7K (152)", "0.80 (0.1)"],
+    [
+        "GENEOnet",
+        "L2; Non-Negativity; Orthogonality",
+        "FP",
+        "0.72 (0.07)",
+        "2.7K (152)",
+        "0.80 (0.1)",
+    ],
     ["", "", "SAL", "0.74 (0.04)", "2.4K (30.1)", "0.82 (0.01)"],
     ["", "", "S-ADMM", "0.72 (0.03)", "1.7K (103)", "0.83 (0.02)"],
 ]
@@ -187,7 +200,8 @@ class _Case:
 
         X, y = load_mnist_5k(return_X_y=True, flatten=False)
         self.X_train, self.X_test, self.y_train, self.y_test = train_test_split(
-            X, y, test_size=0.2, random_state=0, stratify=y)
+            X, y, test_size=0.2, random_state=0, stratify=y
+        )
         self.quick = quick
         self.l2_bound = None
         self.reference = None
@@ -213,8 +227,15 @@ class _Case:
         import sklearn_constrained as sc
 
         init = self.initial_module(seed)
-        clf = sc.ConstrainedClassifier(module=init, constraints=constraints, method=method,
-                                       random_state=seed, device="cpu", tol=tol, **self.estimator_params())
+        clf = sc.ConstrainedClassifier(
+            module=init,
+            constraints=constraints,
+            method=method,
+            random_state=seed,
+            device="cpu",
+            tol=tol,
+            **self.estimator_params(),
+        )
         X, y = self.train_rows(seed)
         t0 = time.perf_counter()
         with quiet():
@@ -230,7 +251,11 @@ class _Case:
         probe = {"l2": L2Norm(bound=0.0, params=self.l2_params)}
         value = float(probe["l2"]._bind(clf.module_, "l2").evaluate().value.detach())
         self.l2_bound = 0.5 * value
-        self.reference = {"l2_value": value, "accuracy": clf.score(self.X_test, self.y_test), "seconds": seconds}
+        self.reference = {
+            "l2_value": value,
+            "accuracy": clf.score(self.X_test, self.y_test),
+            "seconds": seconds,
+        }
 
 
 class CNNCase(_Case):
@@ -260,14 +285,18 @@ class CNNCase(_Case):
     def constraints(self):
         from sklearn_constrained.constraints import L2Norm, Orthogonality
 
-        return {"orth": Orthogonality(bound=0.0, params="features.*.weight"),
-                "l2": L2Norm(bound=self.l2_bound, params=self.l2_params)}
+        return {
+            "orth": Orthogonality(bound=0.0, params="features.*.weight"),
+            "l2": L2Norm(bound=self.l2_bound, params=self.l2_params),
+        }
 
     def describe(self):
-        return (f"`sc.models.CNN` (105,866 parameters), {len(self.X_train)} training digits, Adam lr 1e-3, batch "
-                f"128, {_plural(self.epochs, 'epoch')}. Constraints: `Orthogonality(bound=0, params=\"features.*.weight\")` "
-                f"(the two convolution kernels, reshaped to out x in*k*k) and `L2Norm(bound={self.l2_bound:.4g}, "
-                f"params=\"{self.l2_params}\")` (the two dense layers).")
+        return (
+            f"`sc.models.CNN` (105,866 parameters), {len(self.X_train)} training digits, Adam lr 1e-3, batch "
+            f'128, {_plural(self.epochs, "epoch")}. Constraints: `Orthogonality(bound=0, params="features.*.weight")` '
+            f"(the two convolution kernels, reshaped to out x in*k*k) and `L2Norm(bound={self.l2_bound:.4g}, "
+            f'params="{self.l2_params}")` (the two dense layers).'
+        )
 
 
 class GEONCase(_Case):
@@ -288,8 +317,13 @@ class GEONCase(_Case):
     def train_rows(self, seed):
         from sklearn.model_selection import train_test_split
 
-        X, _, y, _ = train_test_split(self.X_train, self.y_train, train_size=self.n_train, random_state=seed,
-                                      stratify=self.y_train)
+        X, _, y, _ = train_test_split(
+            self.X_train,
+            self.y_train,
+            train_size=self.n_train,
+            random_state=seed,
+            stratify=self.y_train,
+        )
         return X, y
 
     def initial_module(self, seed):
@@ -320,15 +354,17 @@ class GEONCase(_Case):
         return cons
 
     def describe(self):
-        return (f"`sc.models.GENEONet` (default sizes: 12 operators, 8 channels, 7x7 kernels, stride 2, "
-                f"pooling 3x3; {self.n_params} parameters on MNIST), a stratified subsample of {self.n_train} training "
-                f"digits drawn with the run's seed, full-batch L-BFGS (lr 1, strong Wolfe, torch's default "
-                f"20 iterations per epoch), {_plural(self.epochs, 'epoch')}. Initialisation: seeded default "
-                f"`nn.Linear` head, Gaussian noise of sd {self.noise} on radii, widths, thresholds and mixing "
-                "weights. Constraints: `GENEONet.default_constraints()` (`nonnegative`: "
-                "`NonNegativity(params=[\"radius\", \"radial_width\", \"oriented_width\", \"threshold\"])`, "
-                f"`simplex`: `Simplex(params=\"mixing\")`) and `L2Norm(bound={self.l2_bound:.4g}, "
-                f"params=\"{self.l2_params}\")`.")
+        return (
+            f"`sc.models.GENEONet` (default sizes: 12 operators, 8 channels, 7x7 kernels, stride 2, "
+            f"pooling 3x3; {self.n_params} parameters on MNIST), a stratified subsample of {self.n_train} training "
+            f"digits drawn with the run's seed, full-batch L-BFGS (lr 1, strong Wolfe, torch's default "
+            f"20 iterations per epoch), {_plural(self.epochs, 'epoch')}. Initialisation: seeded default "
+            f"`nn.Linear` head, Gaussian noise of sd {self.noise} on radii, widths, thresholds and mixing "
+            "weights. Constraints: `GENEONet.default_constraints()` (`nonnegative`: "
+            '`NonNegativity(params=["radius", "radial_width", "oriented_width", "threshold"])`, '
+            f'`simplex`: `Simplex(params="mixing")`) and `L2Norm(bound={self.l2_bound:.4g}, '
+            f'params="{self.l2_params}")`.'
+        )
 
 
 CASES = {c.key: c for c in (CNNCase, GEONCase)}
@@ -358,14 +394,18 @@ class Run:
 
 def is_feasible(viols, constraints, tol=FEASIBILITY_TOL):
     """The estimator's rule for ``feasible_``: every constraint's largest
-    violation entry is at most ``tol * max(1, |level|)``."""
-    return all(float(np.max(v, initial=0.0)) <= tol * constraints[n]._tolerance_scale()
-               for n, v in viols.items())
+    violation entry is at most ``tol * max(1, |level|)``.
+    """
+    return all(
+        float(np.max(v, initial=0.0)) <= tol * constraints[n]._tolerance_scale()
+        for n, v in viols.items()
+    )
 
 
 def _primal_accuracy(clf, case):
     """S-ADMM: the held-out accuracy of the primal copy (before the split
-    copy replaced it in the returned module)."""
+    copy replaced it in the returned module).
+    """
     primal = getattr(clf.method_, "primal_", None)
     if not primal:
         return float("nan")
@@ -395,16 +435,30 @@ def run_one(case, method, label, params, seed):
     except ValueError:
         ratio_history = float("nan")
     values = clf.evaluate_constraints(case.X_test)
-    return Run(case.key, method, label, seed, cv0, cv_end, ratio, ratio_history,
-               clf.score(case.X_test, case.y_test), seconds, is_feasible(viols, constraints), values,
-               _primal_accuracy(clf, case) if method == "sadmm" else float("nan"),
-               int(clf.best_epoch_), int(clf.n_iter_))
+    return Run(
+        case.key,
+        method,
+        label,
+        seed,
+        cv0,
+        cv_end,
+        ratio,
+        ratio_history,
+        clf.score(case.X_test, case.y_test),
+        seconds,
+        is_feasible(viols, constraints),
+        values,
+        _primal_accuracy(clf, case) if method == "sadmm" else float("nan"),
+        int(clf.best_epoch_),
+        int(clf.n_iter_),
+    )
 
 
 @dataclass
 class DefaultRun:
     """The same fit with the estimator's default ``tol=1e-3``: which epoch
-    it returns when the last one is infeasible, and how that model does."""
+    it returns when the last one is infeasible, and how that model does.
+    """
 
     model: str
     method: str
@@ -423,8 +477,17 @@ def default_check(case, method, label, params, seed):
     constraints = case.constraints()
     clf, _, _ = case.fit(_make_method(method, params), constraints, seed, tol=FEASIBILITY_TOL)
     cv_end = constraint_violation(violation_vectors(clf.module_, constraints), p=2)
-    return DefaultRun(case.key, method, label, seed, int(clf.best_epoch_), int(clf.n_iter_),
-                      clf.score(case.X_test, case.y_test), cv_end, bool(clf.feasible_))
+    return DefaultRun(
+        case.key,
+        method,
+        label,
+        seed,
+        int(clf.best_epoch_),
+        int(clf.n_iter_),
+        clf.score(case.X_test, case.y_test),
+        cv_end,
+        bool(clf.feasible_),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -450,7 +513,8 @@ def _fmt(v, fmt="{:.3g}"):
 
 def aggregate(runs, by_setting=False):
     """Rows of mean (sd): per model and method (over settings and seeds, as
-    the paper), or per setting (over seeds)."""
+    the paper), or per setting (over seeds).
+    """
     keys = []
     for r in runs:
         k = (r.model, r.method, r.setting) if by_setting else (r.model, r.method)
@@ -458,16 +522,20 @@ def aggregate(runs, by_setting=False):
             keys.append(k)
     rows = []
     for k in keys:
-        sel = [r for r in runs if (r.model, r.method, r.setting)[:len(k)] == k]
-        row = [CASES[k[0]].title, k[1]] + ([k[2]] if by_setting else []) + [
-            str(len(sel)),
-            _fmt_ms([r.ratio for r in sel]),
-            _fmt_ms([r.cv_end for r in sel]),
-            _fmt_ms([r.accuracy for r in sel], "{:.3f}"),
-            _fmt_ms([r.seconds for r in sel], "{:.1f}"),
-            f"{sum(r.feasible for r in sel)}/{len(sel)}",
-            _fmt_ms([r.ratio_history for r in sel]),
-        ]
+        sel = [r for r in runs if (r.model, r.method, r.setting)[: len(k)] == k]
+        row = (
+            [CASES[k[0]].title, k[1]]
+            + ([k[2]] if by_setting else [])
+            + [
+                str(len(sel)),
+                _fmt_ms([r.ratio for r in sel]),
+                _fmt_ms([r.cv_end for r in sel]),
+                _fmt_ms([r.accuracy for r in sel], "{:.3f}"),
+                _fmt_ms([r.seconds for r in sel], "{:.1f}"),
+                f"{sum(r.feasible for r in sel)}/{len(sel)}",
+                _fmt_ms([r.ratio_history for r in sel]),
+            ]
+        )
         if any(r.method == "sadmm" for r in sel):
             row.append(_fmt_ms([r.primal_accuracy for r in sel], "{:.3f}"))
         else:
@@ -476,8 +544,16 @@ def aggregate(runs, by_setting=False):
     return rows
 
 
-AGG_HEADERS = ["runs", "CV(-1)", "CV p=2", "accuracy", "fit s", "feasible", "CV(-1) hist",
-               "S-ADMM primal accuracy"]
+AGG_HEADERS = [
+    "runs",
+    "CV(-1)",
+    "CV p=2",
+    "accuracy",
+    "fit s",
+    "feasible",
+    "CV(-1) hist",
+    "S-ADMM primal accuracy",
+]
 
 
 def _best(runs, model, key, reverse=False):
@@ -496,7 +572,8 @@ def _best(runs, model, key, reverse=False):
 
 def observations(runs, cases, defaults=()):
     """Sentences stating what the numbers show (generated from them, so
-    they stay true when the benchmark is re-run)."""
+    they stay true when the benchmark is re-run).
+    """
     lines = []
     for key, case in cases.items():
         if not any(r.model == key for r in runs):
@@ -505,12 +582,14 @@ def observations(runs, cases, defaults=()):
         cv_best, cv = _best(runs, key, "cv_end")
         ratio_best, _ = _best(runs, key, "ratio")
         order = sorted(acc, key=acc.get, reverse=True)
-        text = (f"- **{case.title}**: mean held-out accuracy "
-                + ", ".join(f"{m} {acc[m]:.3f}" for m in order)
-                + f" (unconstrained reference {case.reference['accuracy']:.3f}). Lowest mean CV p=2: "
-                + f"{cv_best} ({cv[cv_best]:.3g}; "
-                + ", ".join(f"{m} {cv[m]:.3g}" for m in METHOD_ORDER if m in cv and m != cv_best)
-                + f"); lowest mean CV(-1): {ratio_best}. ")
+        text = (
+            f"- **{case.title}**: mean held-out accuracy "
+            + ", ".join(f"{m} {acc[m]:.3f}" for m in order)
+            + f" (unconstrained reference {case.reference['accuracy']:.3f}). Lowest mean CV p=2: "
+            + f"{cv_best} ({cv[cv_best]:.3g}; "
+            + ", ".join(f"{m} {cv[m]:.3g}" for m in METHOD_ORDER if m in cv and m != cv_best)
+            + f"); lowest mean CV(-1): {ratio_best}. "
+        )
         if acc_best == "sal" and cv_best == "sal":
             text += "SAL is best on both accuracy and violation here."
         elif acc_best == "sal":
@@ -522,31 +601,62 @@ def observations(runs, cases, defaults=()):
         sadmm = [r for r in runs if r.model == key and r.method == "sadmm"]
         if sadmm:
             pa = _mean_sd([r.primal_accuracy for r in sadmm])[0]
-            text += (f" S-ADMM's returned (split, feasible) model scores {acc['sadmm']:.3f} against "
-                     f"{pa:.3f} for its primal copy.")
+            text += (
+                f" S-ADMM's returned (split, feasible) model scores {acc['sadmm']:.3f} against "
+                f"{pa:.3f} for its primal copy."
+            )
         fp = [r for r in runs if r.model == key and r.method == "fp"]
         if fp:
             per_c = {}
             for r in fp:
                 per_c.setdefault(r.setting, []).append(r)
-            text += " FP by penalty: " + "; ".join(
-                f"{s}: accuracy {_mean_sd([r.accuracy for r in rs])[0]:.3f}, CV p=2 "
-                f"{_mean_sd([r.cv_end for r in rs])[0]:.3g}" for s, rs in per_c.items()) + "."
-        feas = {m: (sum(r.feasible for r in runs if r.model == key and r.method == m),
-                    sum(1 for r in runs if r.model == key and r.method == m)) for m in METHOD_ORDER}
-        text += " Runs ending feasible (the estimator's rule, tol 1e-3): " + ", ".join(
-            f"{m} {a}/{b}" for m, (a, b) in feas.items() if b) + "."
+            text += (
+                " FP by penalty: "
+                + "; ".join(
+                    f"{s}: accuracy {_mean_sd([r.accuracy for r in rs])[0]:.3f}, CV p=2 "
+                    f"{_mean_sd([r.cv_end for r in rs])[0]:.3g}"
+                    for s, rs in per_c.items()
+                )
+                + "."
+            )
+        feas = {
+            m: (
+                sum(r.feasible for r in runs if r.model == key and r.method == m),
+                sum(1 for r in runs if r.model == key and r.method == m),
+            )
+            for m in METHOD_ORDER
+        }
+        text += (
+            " Runs ending feasible (the estimator's rule, tol 1e-3): "
+            + ", ".join(f"{m} {a}/{b}" for m, (a, b) in feas.items() if b)
+            + "."
+        )
         lines.append(text)
     if defaults:
         early = [d for d in defaults if d.returned_epoch < d.n_epochs]
-        text = (f"- **The estimator's default `tol`**: {len(early)} of {len(defaults)} default refits (seed 0 of "
-                "every FP and SAL setting) return an earlier epoch than the last")
+        text = (
+            f"- **The estimator's default `tol`**: {len(early)} of {len(defaults)} default refits (seed 0 of "
+            "every FP and SAL setting) return an earlier epoch than the last"
+        )
         if early:
-            pairs = [(d, next(r for r in runs if (r.model, r.method, r.setting, r.seed)
-                              == (d.model, d.method, d.setting, d.seed))) for d in early]
-            text += (": " + "; ".join(f"{CASES[d.model].title} {d.method} {d.setting}: epoch {d.returned_epoch}, "
-                                      f"accuracy {d.accuracy:.3f} and CV p=2 {d.cv_end:.3g} against {r.accuracy:.3f} "
-                                      f"and {r.cv_end:.3g} at the last epoch" for d, r in pairs))
+            pairs = [
+                (
+                    d,
+                    next(
+                        r
+                        for r in runs
+                        if (r.model, r.method, r.setting, r.seed)
+                        == (d.model, d.method, d.setting, d.seed)
+                    ),
+                )
+                for d in early
+            ]
+            text += ": " + "; ".join(
+                f"{CASES[d.model].title} {d.method} {d.setting}: epoch {d.returned_epoch}, "
+                f"accuracy {d.accuracy:.3f} and CV p=2 {d.cv_end:.3g} against {r.accuracy:.3f} "
+                f"and {r.cv_end:.3g} at the last epoch"
+                for d, r in pairs
+            )
         lines.append(text + ".")
     return lines
 
@@ -563,13 +673,40 @@ def command(quick, models, seeds):
 def default_table(defaults, runs):
     rows = []
     for d in defaults:
-        last = next(r for r in runs if (r.model, r.method, r.setting, r.seed) == (d.model, d.method, d.setting,
-                                                                                    d.seed))
-        rows.append([CASES[d.model].title, d.method, d.setting, d.seed, f"{d.returned_epoch} of {d.n_epochs}",
-                     f"{d.accuracy:.3f}", _fmt(d.cv_end), "yes" if d.feasible_ else "no",
-                     f"{last.accuracy:.3f}", _fmt(last.cv_end)])
-    return md_table(["model", "method", "setting", "seed", "default fit returns epoch", "accuracy",
-                     "CV p=2", "feasible_", "last iterate: accuracy", "last iterate: CV p=2"], rows)
+        last = next(
+            r
+            for r in runs
+            if (r.model, r.method, r.setting, r.seed) == (d.model, d.method, d.setting, d.seed)
+        )
+        rows.append(
+            [
+                CASES[d.model].title,
+                d.method,
+                d.setting,
+                d.seed,
+                f"{d.returned_epoch} of {d.n_epochs}",
+                f"{d.accuracy:.3f}",
+                _fmt(d.cv_end),
+                "yes" if d.feasible_ else "no",
+                f"{last.accuracy:.3f}",
+                _fmt(last.cv_end),
+            ]
+        )
+    return md_table(
+        [
+            "model",
+            "method",
+            "setting",
+            "seed",
+            "default fit returns epoch",
+            "accuracy",
+            "CV p=2",
+            "feasible_",
+            "last iterate: accuracy",
+            "last iterate: CV p=2",
+        ],
+        rows,
+    )
 
 
 def report(runs, cases, quick, models, seeds, seconds, defaults=()):
@@ -580,109 +717,194 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
     per_run = []
     for r in runs:
         vals = ", ".join(f"{k} {v:.3g}" for k, v in r.values.items())
-        per_run.append([CASES[r.model].title, r.method, r.setting, r.seed, _fmt(r.cv0), _fmt(r.cv_end),
-                        _fmt(r.ratio), _fmt(r.ratio_history), f"{r.accuracy:.3f}",
-                        _fmt(r.primal_accuracy, "{:.3f}"), f"{r.seconds:.1f}", "yes" if r.feasible else "no", vals])
+        per_run.append(
+            [
+                CASES[r.model].title,
+                r.method,
+                r.setting,
+                r.seed,
+                _fmt(r.cv0),
+                _fmt(r.cv_end),
+                _fmt(r.ratio),
+                _fmt(r.ratio_history),
+                f"{r.accuracy:.3f}",
+                _fmt(r.primal_accuracy, "{:.3f}"),
+                f"{r.seconds:.1f}",
+                "yes" if r.feasible else "no",
+                vals,
+            ]
+        )
     not_last = [r for r in runs if r.returned_epoch != r.n_epochs]
-    last_note = ("Every measured run returned its last epoch (`best_epoch_ == n_iter_`)." if not not_last else
-                 "Runs that did not return their last epoch (a divergence guard): " + ", ".join(
-                     f"{CASES[r.model].title} {r.method} {r.setting} seed {r.seed} (epoch {r.returned_epoch} of "
-                     f"{r.n_epochs})" for r in not_last) + ".")
+    last_note = (
+        "Every measured run returned its last epoch (`best_epoch_ == n_iter_`)."
+        if not not_last
+        else "Runs that did not return their last epoch (a divergence guard): "
+        + ", ".join(
+            f"{CASES[r.model].title} {r.method} {r.setting} seed {r.seed} (epoch {r.returned_epoch} of "
+            f"{r.n_epochs})"
+            for r in not_last
+        )
+        + "."
+    )
     settings = FULL_SETTINGS if not quick else QUICK_SETTINGS
-    setting_text = "; ".join(f"`{m}`: " + ", ".join(label for label, _ in s) for m, s in settings.items())
-    levels = [md_table(["model", "L2 parameters", "unconstrained L2 value (seed 0)", "L2 bound (half)",
-                        "unconstrained accuracy", "unconstrained fit s"],
-                       [[c.title, f"`{c.l2_params}`", f"{c.reference['l2_value']:.4g}", f"{c.l2_bound:.4g}",
-                         f"{c.reference['accuracy']:.3f}", f"{c.reference['seconds']:.1f}"]
-                        for c in cases.values()])]
-    text = "\n".join([
-        "# Table 1 of the SAL paper on MNIST-5k: FP, SAL and S-ADMM, CNN and GENEONet",
-        "",
-        ("**Quick smoke pass: tiny data and one epoch, the figures mean nothing.**\n" if quick else "")
-        + f"Command: `{cmd}` ({seconds / 60:.1f} minutes in all).",
-        f"Machine: {machine_description(threads=torch.get_num_threads())}.",
-        "",
-        "Protocol (see the module docstring of `benchmarks/paper_table1.py` for the details): "
-        "`sc.datasets.load_mnist_5k` (5,000 real MNIST digits, 28x28, values in [0, 1]), one stratified "
-        "80/20 train/test split (`random_state=0`); accuracy on the 1,000 test digits"
-        + (" (400 in --quick)" if quick else "") + ". "
-        f"Seeds {list(range(seeds))}; settings per method: {setting_text}. Each run: the seed draws the "
-        "initial module (passed as an instance), the batch order (`random_state`) and, for GENEONet, the "
-        "training subsample.",
-        "",
-        *[f"- {c.title}: {c.describe()}" for c in cases.values()],
-        "",
-        ("Levels: the L2 bound is half the value the same parameters reach in an unconstrained fit (same "
-        "model, optimizer and epochs, seed 0); orthogonality, non-negativity and the simplex are exact "
-        "(level 0). The paper states no levels."),
-        "",
-        *levels,
-        "",
-        ("Columns: **CV(-1)** = CV_end / CV_0 (eq. 18) with CV_0 at the initial module and CV_end at the "
-        "returned module; **CV p=2** = CV_end (eq. 17, p=2: the L2 norm of all violation entries, e.g. every "
-        "entry of G - I for orthogonality; weight constraints do not depend on the data, so this is the "
-        "paper's \"test-time\" CV); **accuracy** on the test split; **fit s** the wall-clock seconds of "
-        "`fit`; **feasible**: every violation entry at most 1e-3 x max(1, |level|) (the estimator's rule for "
-        "`feasible_`, applied to the measured last iterate). **CV(-1) hist** is "
-        "`sc.metrics.constraint_violation_ratio(clf)`, which reads `history_`: the last training iterate "
-        "(for S-ADMM the primal copy, which the returned split copy replaces, so it is not the same "
-        "quantity as CV(-1) there; for FP and SAL it matches CV(-1), the history keeping the exact norms of "
-        "violation vectors of more than 16 entries). **S-ADMM primal accuracy**: the test accuracy of S-ADMM's "
-        "primal copy, for comparison with the returned split copy. The measured model is the last iterate "
-        "(the estimator is given `tol=1e12`; see the section on the estimator's default below). " + last_note),
-        "",
-        "## Aggregated as in the paper: mean (sd) over every setting and seed of a method",
-        "",
-        md_table(["model", "method"] + AGG_HEADERS, aggregate(runs)),
-        "",
-        ("The paper's Table 1 (MNIST; averages over 100 runs per method, its own CNN/GENEOnet, levels and "
-        "epochs), for reference:"),
-        "",
-        md_table(["DNN", "constraints", "method", "CV(-1)", "CV p=2", "accuracy"], PAPER_TABLE1),
-        "",
-        "## What we observe",
-        "",
-        *observations(runs, cases, defaults),
-        "",
-        ("Notes. (1) CV p=2 is not normalised: it adds the entries of constraints of different scales "
-        "(an L2 excess in squared-weight units, |G - I| entries, negative masses), as the paper's metric "
-        "does. (2) S-ADMM returns its split copy, which is feasible by construction (a closed-form "
-        "projection per constraint), so its CV p=2 is ~0 whatever its primal iterate does; its accuracy "
-        "is that of the projected weights. (3) FP's rows mix penalties an order of magnitude apart, as in "
-        "the paper; the per-setting table shows each one."),
-        "",
-        "## The estimator's default: the least violated epoch",
-        "",
-        ("With its default `tol=1e-3`, `fit` returns, when the last epoch misses a constraint, the epoch whose "
-         "largest violation entry relative to max(1, |level|) is smallest. (Until this benchmark found it, the "
-         "scale was max(1, |value|): for Simplex, NonNegativity and Orthogonality(bound=0) the value is the "
-         "total violation, so the score could favour an early, more violated and far less trained epoch.) "
-         "Seed 0 of every FP and SAL setting, refitted with the default (same data, initialisation and batch "
-         "order as the measured run):"),
-        "",
-        default_table(defaults, runs) if defaults else "(not run)",
-        "",
-        "## Per setting: mean (sd) over seeds",
-        "",
-        md_table(["model", "method", "setting"] + AGG_HEADERS, aggregate(runs, by_setting=True)),
-        "",
-        "## Every run",
-        "",
-        md_table(["model", "method", "setting", "seed", "CV_0", "CV p=2", "CV(-1)", "CV(-1) hist", "accuracy",
-                  "primal acc.", "fit s", "feasible", "constraint values (evaluate_constraints)"], per_run),
-        "",
-        f"Command: `{cmd}`",
-    ])
+    setting_text = "; ".join(
+        f"`{m}`: " + ", ".join(label for label, _ in s) for m, s in settings.items()
+    )
+    levels = [
+        md_table(
+            [
+                "model",
+                "L2 parameters",
+                "unconstrained L2 value (seed 0)",
+                "L2 bound (half)",
+                "unconstrained accuracy",
+                "unconstrained fit s",
+            ],
+            [
+                [
+                    c.title,
+                    f"`{c.l2_params}`",
+                    f"{c.reference['l2_value']:.4g}",
+                    f"{c.l2_bound:.4g}",
+                    f"{c.reference['accuracy']:.3f}",
+                    f"{c.reference['seconds']:.1f}",
+                ]
+                for c in cases.values()
+            ],
+        )
+    ]
+    text = "\n".join(
+        [
+            "# Table 1 of the SAL paper on MNIST-5k: FP, SAL and S-ADMM, CNN and GENEONet",
+            "",
+            (
+                "**Quick smoke pass: tiny data and one epoch, the figures mean nothing.**\n"
+                if quick
+                else ""
+            )
+            + f"Command: `{cmd}` ({seconds / 60:.1f} minutes in all).",
+            f"Machine: {machine_description(threads=torch.get_num_threads())}.",
+            "",
+            "Protocol (see the module docstring of `benchmarks/paper_table1.py` for the details): "
+            "`sc.datasets.load_mnist_5k` (5,000 real MNIST digits, 28x28, values in [0, 1]), one stratified "
+            "80/20 train/test split (`random_state=0`); accuracy on the 1,000 test digits"
+            + (" (400 in --quick)" if quick else "")
+            + ". "
+            f"Seeds {list(range(seeds))}; settings per method: {setting_text}. Each run: the seed draws the "
+            "initial module (passed as an instance), the batch order (`random_state`) and, for GENEONet, the "
+            "training subsample.",
+            "",
+            *[f"- {c.title}: {c.describe()}" for c in cases.values()],
+            "",
+            (
+                "Levels: the L2 bound is half the value the same parameters reach in an unconstrained fit (same "
+                "model, optimizer and epochs, seed 0); orthogonality, non-negativity and the simplex are exact "
+                "(level 0). The paper states no levels."
+            ),
+            "",
+            *levels,
+            "",
+            (
+                "Columns: **CV(-1)** = CV_end / CV_0 (eq. 18) with CV_0 at the initial module and CV_end at the "
+                "returned module; **CV p=2** = CV_end (eq. 17, p=2: the L2 norm of all violation entries, e.g. every "
+                "entry of G - I for orthogonality; weight constraints do not depend on the data, so this is the "
+                'paper\'s "test-time" CV); **accuracy** on the test split; **fit s** the wall-clock seconds of '
+                "`fit`; **feasible**: every violation entry at most 1e-3 x max(1, |level|) (the estimator's rule for "
+                "`feasible_`, applied to the measured last iterate). **CV(-1) hist** is "
+                "`sc.metrics.constraint_violation_ratio(clf)`, which reads `history_`: the last training iterate "
+                "(for S-ADMM the primal copy, which the returned split copy replaces, so it is not the same "
+                "quantity as CV(-1) there; for FP and SAL it matches CV(-1), the history keeping the exact norms of "
+                "violation vectors of more than 16 entries). **S-ADMM primal accuracy**: the test accuracy of S-ADMM's "
+                "primal copy, for comparison with the returned split copy. The measured model is the last iterate "
+                "(the estimator is given `tol=1e12`; see the section on the estimator's default below). "
+                + last_note
+            ),
+            "",
+            "## Aggregated as in the paper: mean (sd) over every setting and seed of a method",
+            "",
+            md_table(["model", "method"] + AGG_HEADERS, aggregate(runs)),
+            "",
+            (
+                "The paper's Table 1 (MNIST; averages over 100 runs per method, its own CNN/GENEOnet, levels and "
+                "epochs), for reference:"
+            ),
+            "",
+            md_table(
+                ["DNN", "constraints", "method", "CV(-1)", "CV p=2", "accuracy"], PAPER_TABLE1
+            ),
+            "",
+            "## What we observe",
+            "",
+            *observations(runs, cases, defaults),
+            "",
+            (
+                "Notes. (1) CV p=2 is not normalised: it adds the entries of constraints of different scales "
+                "(an L2 excess in squared-weight units, |G - I| entries, negative masses), as the paper's metric "
+                "does. (2) S-ADMM returns its split copy, which is feasible by construction (a closed-form "
+                "projection per constraint), so its CV p=2 is ~0 whatever its primal iterate does; its accuracy "
+                "is that of the projected weights. (3) FP's rows mix penalties an order of magnitude apart, as in "
+                "the paper; the per-setting table shows each one."
+            ),
+            "",
+            "## The estimator's default: the least violated epoch",
+            "",
+            (
+                "With its default `tol=1e-3`, `fit` returns, when the last epoch misses a constraint, the epoch whose "
+                "largest violation entry relative to max(1, |level|) is smallest. (Until this benchmark found it, the "
+                "scale was max(1, |value|): for Simplex, NonNegativity and Orthogonality(bound=0) the value is the "
+                "total violation, so the score could favour an early, more violated and far less trained epoch.) "
+                "Seed 0 of every FP and SAL setting, refitted with the default (same data, initialisation and batch "
+                "order as the measured run):"
+            ),
+            "",
+            default_table(defaults, runs) if defaults else "(not run)",
+            "",
+            "## Per setting: mean (sd) over seeds",
+            "",
+            md_table(
+                ["model", "method", "setting"] + AGG_HEADERS, aggregate(runs, by_setting=True)
+            ),
+            "",
+            "## Every run",
+            "",
+            md_table(
+                [
+                    "model",
+                    "method",
+                    "setting",
+                    "seed",
+                    "CV_0",
+                    "CV p=2",
+                    "CV(-1)",
+                    "CV(-1) hist",
+                    "accuracy",
+                    "primal acc.",
+                    "fit s",
+                    "feasible",
+                    "constraint values (evaluate_constraints)",
+                ],
+                per_run,
+            ),
+            "",
+            f"Command: `{cmd}`",
+        ]
+    )
     figures = []
     for key, case in cases.items():
         for m in METHOD_ORDER:
             sel = [r for r in runs if r.model == key and r.method == m]
             if not sel:
                 continue
-            figures.append(Figure(
-                NAME, f"{case.title} {m}: held-out accuracy, mean (sd) over {_plural(len(sel), 'run')}",
-                _fmt_ms([r.accuracy for r in sel], "{:.3f}"), "", cmd,
-                note=f"CV(-1) {_fmt_ms([r.ratio for r in sel])}, CV p=2 {_fmt_ms([r.cv_end for r in sel])}"))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{case.title} {m}: held-out accuracy, mean (sd) over {_plural(len(sel), 'run')}",
+                    _fmt_ms([r.accuracy for r in sel], "{:.3f}"),
+                    "",
+                    cmd,
+                    note=f"CV(-1) {_fmt_ms([r.ratio for r in sel])}, CV p=2 {_fmt_ms([r.cv_end for r in sel])}",
+                )
+            )
     return text, figures
 
 
@@ -698,24 +920,33 @@ def run(quick=False, out_dir=None, models=None, seeds=None):
         case = CASES[key](quick=quick)
         t0 = time.perf_counter()
         case.set_level()
-        print(f"[{NAME} {key}: unconstrained reference, L2 value {case.reference['l2_value']:.4g} -> bound "
-              f"{case.l2_bound:.4g}, accuracy {case.reference['accuracy']:.3f}, "
-              f"{time.perf_counter() - t0:.0f} s]", flush=True)
+        print(
+            f"[{NAME} {key}: unconstrained reference, L2 value {case.reference['l2_value']:.4g} -> bound "
+            f"{case.l2_bound:.4g}, accuracy {case.reference['accuracy']:.3f}, "
+            f"{time.perf_counter() - t0:.0f} s]",
+            flush=True,
+        )
         cases[key] = case
         for method in METHOD_ORDER:
             for label, params in settings[method]:
                 for seed in range(seeds):
                     r = run_one(case, method, label, params, seed)
                     runs.append(r)
-                    print(f"  {key} {method} {label} seed {seed}: CV0 {r.cv0:.3g} CV {r.cv_end:.3g} "
-                          f"CV(-1) {r.ratio:.3g} (hist {r.ratio_history:.3g}) acc {r.accuracy:.3f} "
-                          f"{r.seconds:.1f} s", flush=True)
+                    print(
+                        f"  {key} {method} {label} seed {seed}: CV0 {r.cv0:.3g} CV {r.cv_end:.3g} "
+                        f"CV(-1) {r.ratio:.3g} (hist {r.ratio_history:.3g}) acc {r.accuracy:.3f} "
+                        f"{r.seconds:.1f} s",
+                        flush=True,
+                    )
         for method in ("fp", "sal"):
             for label, params in settings[method]:
                 d = default_check(case, method, label, params, 0)
                 defaults.append(d)
-                print(f"  {key} {method} {label} seed 0, default tol: returns epoch {d.returned_epoch} of "
-                      f"{d.n_epochs}, acc {d.accuracy:.3f}, CV {d.cv_end:.3g}", flush=True)
+                print(
+                    f"  {key} {method} {label} seed 0, default tol: returns epoch {d.returned_epoch} of "
+                    f"{d.n_epochs}, acc {d.accuracy:.3f}, CV {d.cv_end:.3g}",
+                    flush=True,
+                )
     seconds = time.perf_counter() - t_start
     text, figures = report(runs, cases, quick, models, seeds, seconds, defaults)
     write_result(out_dir, NAME, text)
@@ -727,9 +958,14 @@ def run(quick=False, out_dir=None, models=None, seeds=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=list(CASES), default=None)
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per setting (default 3; 1 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a few hundred digits, one epoch, one seed and one setting per method (smoke test)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per setting (default 3; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few hundred digits, one epoch, one seed and one setting per method (smoke test)",
+    )
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
     return run(quick=args.quick, out_dir=args.out, models=args.models, seeds=args.seeds)

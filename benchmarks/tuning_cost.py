@@ -68,7 +68,8 @@ class Trial:
     """One training run: its coefficient (``None`` for the constrained run),
     the constraint's value, the accuracy, the wall-clock seconds, and the
     verdict: ``"ok"``, ``"weak"`` (the constraint is not met: raise ``c``) or
-    ``"strong"`` (over-satisfied or collapsed: lower ``c``)."""
+    ``"strong"`` (over-satisfied or collapsed: lower ``c``).
+    """
 
     coef: object
     value: float
@@ -149,17 +150,28 @@ class SparsityCase:
         clf = sc.ConstrainedClassifier(
             module=sc.models.L0MLP,
             module_params={"hidden_layer_sizes": self.hidden, "droprate_init": 0.2},
-            constraints={"density": Density(upper=upper)}, method=method, lr=0.01,
-            max_epochs=epochs or self.epochs, batch_size=128, random_state=seed, device="cpu")
+            constraints={"density": Density(upper=upper)},
+            method=method,
+            lr=0.01,
+            max_epochs=epochs or self.epochs,
+            batch_size=128,
+            random_state=seed,
+            device="cpu",
+        )
         t0 = time.perf_counter()
         with quiet():
             clf.fit(self.X[rows], self.y[rows])
         seconds = time.perf_counter() - t0
         gated = [m for m in clf.module_.modules() if isinstance(m, sc.models.HardConcreteGates)]
         kept = sum(m.density() * m.n_gates for m in gated) / sum(m.n_gates for m in gated)
-        return Trial(None, clf.evaluate_constraints(self.X[rows])["density"], clf.score(self.X[rows], self.y[rows]),
-                     seconds,
-                     extra={"test-time density": f"{kept:.3f}"}, model=clf)
+        return Trial(
+            None,
+            clf.evaluate_constraints(self.X[rows])["density"],
+            clf.score(self.X[rows], self.y[rows]),
+            seconds,
+            extra={"test-time density": f"{kept:.3f}"},
+            model=clf,
+        )
 
     def penalty(self, c, seed=0):
         from sklearn_constrained.methods import FixedPenalty
@@ -181,10 +193,12 @@ class SparsityCase:
         return "ok"
 
     def describe(self):
-        return (f"sc.models.L0MLP {self.hidden}, droprate_init 0.2, {len(self.X)} samples, {self.epochs} epochs, "
-                "batch 128, Adam lr 0.01, seed 0. Penalty: FixedPenalty(c) on Density(upper=0), i.e. "
-                "loss + c * expected density (eq. 22). Constraint: GDA() on Density(upper=0.5). "
-                "Accuracy: on the training data (as in Table 2 of the paper).")
+        return (
+            f"sc.models.L0MLP {self.hidden}, droprate_init 0.2, {len(self.X)} samples, {self.epochs} epochs, "
+            "batch 128, Adam lr 0.01, seed 0. Penalty: FixedPenalty(c) on Density(upper=0), i.e. "
+            "loss + c * expected density (eq. 22). Constraint: GDA() on Density(upper=0.5). "
+            "Accuracy: on the training data (as in Table 2 of the paper)."
+        )
 
 
 # ----------------------------------------------------------------------------
@@ -200,8 +214,12 @@ class RateCase:
 
     def __init__(self, quick=False):
         rng = np.random.RandomState(0)
-        X = np.vstack([rng.normal((-1.0, 0.0), 0.3, size=(100, 2)),
-                       rng.normal((1.0, 0.0), 0.3, size=(100, 2))])
+        X = np.vstack(
+            [
+                rng.normal((-1.0, 0.0), 0.3, size=(100, 2)),
+                rng.normal((1.0, 0.0), 0.3, size=(100, 2)),
+            ]
+        )
         self.X = torch.tensor(X, dtype=torch.float64)
         self.y = torch.tensor(np.repeat([0.0, 1.0], 100), dtype=torch.float64)
         self.steps = 300 if quick else 10_000
@@ -209,7 +227,15 @@ class RateCase:
     def warmup(self):
         from sklearn_constrained.optim import minimize
 
-        minimize(self._loss, np.zeros(3), method="gda", optimizer="sgd", lr=0.02, max_iter=20, inner_steps=20)
+        minimize(
+            self._loss,
+            np.zeros(3),
+            method="gda",
+            optimizer="sgd",
+            lr=0.02,
+            max_iter=20,
+            inner_steps=20,
+        )
 
     def _logit(self, v):
         return self.X @ v[:2] + v[2]
@@ -235,8 +261,15 @@ class RateCase:
         from sklearn_constrained.optim import minimize
 
         t0 = time.perf_counter()
-        res = minimize(lambda v: self._loss(v) - c * self._soft0(v), np.zeros(3), method="gda",
-                       optimizer="sgd", lr=0.02, max_iter=self.steps, inner_steps=self.steps)
+        res = minimize(
+            lambda v: self._loss(v) - c * self._soft0(v),
+            np.zeros(3),
+            method="gda",
+            optimizer="sgd",
+            lr=0.02,
+            max_iter=self.steps,
+            inner_steps=self.steps,
+        )
         t = self._trial(res, time.perf_counter() - t0)
         t.coef = c
         return t
@@ -247,8 +280,16 @@ class RateCase:
 
         t0 = time.perf_counter()
         rate = Inequality(self._hard0, upper=None, lower=self.level, proxy=self._soft0)
-        res = minimize(self._loss, np.zeros(3), [rate], method=GDA(), optimizer="sgd", lr=0.02,
-                       max_iter=self.steps, inner_steps=self.steps)
+        res = minimize(
+            self._loss,
+            np.zeros(3),
+            [rate],
+            method=GDA(),
+            optimizer="sgd",
+            lr=0.02,
+            max_iter=self.steps,
+            inner_steps=self.steps,
+        )
         t = self._trial(res, time.perf_counter() - t0)
         t.extra["multiplier"] = f"{float(np.ravel(res.multipliers[0])[0]):.3f}"
         return t
@@ -261,10 +302,12 @@ class RateCase:
         return "ok"
 
     def describe(self):
-        return (f"200 points (two blobs of 100, sd 0.3, centres (-1, 0) and (1, 0), seed 0), linear model, "
-                f"{self.steps} full-batch SGD steps of lr 0.02 from 0 through sc.optim.minimize, float64. "
-                "Penalty: loss - c * mean sigmoid surrogate of 'predicted 0' (eq. 25). Constraint: "
-                "GDA() on Inequality(true share, lower=0.7, proxy=the surrogate). Accuracy: on the 200 points.")
+        return (
+            f"200 points (two blobs of 100, sd 0.3, centres (-1, 0) and (1, 0), seed 0), linear model, "
+            f"{self.steps} full-batch SGD steps of lr 0.02 from 0 through sc.optim.minimize, float64. "
+            "Penalty: loss - c * mean sigmoid surrogate of 'predicted 0' (eq. 25). Constraint: "
+            "GDA() on Inequality(true share, lower=0.7, proxy=the surrogate). Accuracy: on the 200 points."
+        )
 
 
 # ----------------------------------------------------------------------------
@@ -303,18 +346,30 @@ class DPCase:
         import sklearn_constrained as sc
         from sklearn_constrained.constraints import DemographicParity
 
-        clf = sc.ConstrainedClassifier(constraints={"dp": DemographicParity(bound=self.bound)}, method=method,
-                                       max_epochs=epochs or self.epochs, batch_size=256, random_state=0,
-                                       device="cpu")
+        clf = sc.ConstrainedClassifier(
+            constraints={"dp": DemographicParity(bound=self.bound)},
+            method=method,
+            max_epochs=epochs or self.epochs,
+            batch_size=256,
+            random_state=0,
+            device="cpu",
+        )
         t0 = time.perf_counter()
         with quiet():
             clf.fit(self.X[rows], self.y[rows], sensitive_features=self.s[rows])
         seconds = time.perf_counter() - t0
         gap = clf.evaluate_constraints(self.X, sensitive_features=self.s)["dp"]
         gap_test = clf.evaluate_constraints(self.Xt, sensitive_features=self.st)["dp"]
-        return Trial(None, gap, clf.score(self.X, self.y), seconds,
-                     extra={"held-out gap": f"{gap_test:.3f}",
-                            "held-out accuracy": f"{clf.score(self.Xt, self.yt):.3f}"})
+        return Trial(
+            None,
+            gap,
+            clf.score(self.X, self.y),
+            seconds,
+            extra={
+                "held-out gap": f"{gap_test:.3f}",
+                "held-out accuracy": f"{clf.score(self.Xt, self.yt):.3f}",
+            },
+        )
 
     def penalty(self, c):
         from sklearn_constrained.methods import FixedPenalty
@@ -336,11 +391,13 @@ class DPCase:
         return "ok"
 
     def describe(self):
-        return (f"MLP 106-64-2, {len(self.X)} training rows (standardised), {self.epochs} epochs, batch 256, "
-                "Adam lr 0.01, seed 0; sensitive attribute sex. Penalty: FixedPenalty(c) on "
-                "DemographicParity(bound=0.05) (hinge on the surrogate gap above the level). Constraint: "
-                f"GDA() on the same. Collapse floor: training accuracy >= {self.floor:.3f} (majority rate + "
-                "0.04). Held-out: the original Adult test split.")
+        return (
+            f"MLP 106-64-2, {len(self.X)} training rows (standardised), {self.epochs} epochs, batch 256, "
+            "Adam lr 0.01, seed 0; sensitive attribute sex. Penalty: FixedPenalty(c) on "
+            "DemographicParity(bound=0.05) (hinge on the surrogate gap above the level). Constraint: "
+            f"GDA() on the same. Collapse floor: training accuracy >= {self.floor:.3f} (majority rate + "
+            "0.04). Held-out: the original Adult test split."
+        )
 
 
 CASES = {c.key: c for c in (SparsityCase, RateCase, DPCase)}
@@ -377,45 +434,100 @@ def report(case, trials, one, quick=False, max_runs=6):
     extra_keys = sorted({k for t in trials + [one] for k in t.extra})
     rows = []
     for i, t in enumerate(trials):
-        rows.append([f"penalty run {i + 1}", _fmt_coef(t.coef), f"{t.value:.3f}", f"{t.accuracy:.3f}",
-                     *[t.extra.get(k, "") for k in extra_keys], f"{t.seconds:.1f}", t.verdict])
-    rows.append(["constraint, one GDA() run", "-", f"{one.value:.3f}", f"{one.accuracy:.3f}",
-                 *[one.extra.get(k, "") for k in extra_keys], f"{one.seconds:.1f}", one.verdict])
+        rows.append(
+            [
+                f"penalty run {i + 1}",
+                _fmt_coef(t.coef),
+                f"{t.value:.3f}",
+                f"{t.accuracy:.3f}",
+                *[t.extra.get(k, "") for k in extra_keys],
+                f"{t.seconds:.1f}",
+                t.verdict,
+            ]
+        )
+    rows.append(
+        [
+            "constraint, one GDA() run",
+            "-",
+            f"{one.value:.3f}",
+            f"{one.accuracy:.3f}",
+            *[one.extra.get(k, "") for k in extra_keys],
+            f"{one.seconds:.1f}",
+            one.verdict,
+        ]
+    )
     ok = next((i for i, t in enumerate(trials) if t.verdict == "ok"), None)
     pen_runs, pen_s = _summary(trials, ok)
     final = trials[ok] if ok is not None else trials[-1]
     one_runs = "1 run" if one.verdict == "ok" else "not reached in 1 run"
-    table = md_table(["approach", "penalty c", case.value_name, "accuracy", *extra_keys, "fit s", "verdict"], rows)
+    table = md_table(
+        ["approach", "penalty c", case.value_name, "accuracy", *extra_keys, "fit s", "verdict"],
+        rows,
+    )
     summary = md_table(
-        ["approach", "runs to an acceptable model", "total fit s", f"final {case.value_name}", "final accuracy"],
-        [["penalty, log-scale bisection", pen_runs, f"{pen_s:.1f}", f"{final.value:.3f}", f"{final.accuracy:.3f}"],
-         ["constraint, GDA()", one_runs, f"{one.seconds:.1f}", f"{one.value:.3f}", f"{one.accuracy:.3f}"]])
-    text = "\n".join([
-        f"# Tuning cost. {case.title}",
-        "",
-        f"Target: {case.level_text}.",
-        "",
-        case.describe(),
-        f"Penalty bracket [{case.bracket[0]:g}, {case.bracket[1]:g}], log-scale bisection, at most "
-        f"{max_runs} runs; verdict 'weak' = the constraint is not met (raise c), 'strong' = over-satisfied "
-        "or collapsed (lower c).",
-        f"Machine: {machine_description(threads=torch.get_num_threads())}.",
-        "",
-        summary,
-        "",
-        "Every run:",
-        "",
-        table,
-        "",
-        f"Command: `{cmd}`",
-    ])
+        [
+            "approach",
+            "runs to an acceptable model",
+            "total fit s",
+            f"final {case.value_name}",
+            "final accuracy",
+        ],
+        [
+            [
+                "penalty, log-scale bisection",
+                pen_runs,
+                f"{pen_s:.1f}",
+                f"{final.value:.3f}",
+                f"{final.accuracy:.3f}",
+            ],
+            [
+                "constraint, GDA()",
+                one_runs,
+                f"{one.seconds:.1f}",
+                f"{one.value:.3f}",
+                f"{one.accuracy:.3f}",
+            ],
+        ],
+    )
+    text = "\n".join(
+        [
+            f"# Tuning cost. {case.title}",
+            "",
+            f"Target: {case.level_text}.",
+            "",
+            case.describe(),
+            f"Penalty bracket [{case.bracket[0]:g}, {case.bracket[1]:g}], log-scale bisection, at most "
+            f"{max_runs} runs; verdict 'weak' = the constraint is not met (raise c), 'strong' = over-satisfied "
+            "or collapsed (lower c).",
+            f"Machine: {machine_description(threads=torch.get_num_threads())}.",
+            "",
+            summary,
+            "",
+            "Every run:",
+            "",
+            table,
+            "",
+            f"Command: `{cmd}`",
+        ]
+    )
     name = case.key
     figures = [
-        Figure(NAME, f"{name}: penalty bisection, runs (total s) to an acceptable model",
-               f"{pen_runs} ({pen_s:.0f} s)", "", cmd,
-               note=f"final {case.value_name} {final.value:.3f}, accuracy {final.accuracy:.3f}"),
-        Figure(NAME, f"{name}: one constrained GDA() run", f"{one_runs} ({one.seconds:.0f} s)", "", cmd,
-               note=f"{case.value_name} {one.value:.3f}, accuracy {one.accuracy:.3f}"),
+        Figure(
+            NAME,
+            f"{name}: penalty bisection, runs (total s) to an acceptable model",
+            f"{pen_runs} ({pen_s:.0f} s)",
+            "",
+            cmd,
+            note=f"final {case.value_name} {final.value:.3f}, accuracy {final.accuracy:.3f}",
+        ),
+        Figure(
+            NAME,
+            f"{name}: one constrained GDA() run",
+            f"{one_runs} ({one.seconds:.0f} s)",
+            "",
+            cmd,
+            note=f"{case.value_name} {one.value:.3f}, accuracy {one.accuracy:.3f}",
+        ),
     ]
     return text, figures
 
@@ -439,7 +551,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=None)
     parser.add_argument("--max-runs", type=int, default=6, help="penalty runs at most (default 6)")
-    parser.add_argument("--quick", action="store_true", help="tiny data, one epoch, two penalty runs (smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny data, one epoch, two penalty runs (smoke test)"
+    )
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
     return run(quick=args.quick, out_dir=args.out, cases=args.cases, max_runs=args.max_runs)

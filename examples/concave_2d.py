@@ -40,7 +40,7 @@ from sklearn_constrained.optim import Inequality, minimize
 
 EPS = np.round(np.arange(1, 9) / 10, 1)
 X_STAR = np.arcsin(EPS)
-LAMBDA_STAR = EPS / np.sqrt(1 - EPS ** 2)
+LAMBDA_STAR = EPS / np.sqrt(1 - EPS**2)
 
 METHODS = {
     "GDA + nuPI": GDA(dual_lr=0.3, dual_optimizer="nupi", kp=40.0),
@@ -59,10 +59,18 @@ def constraint(v):
 
 def solve(method, steps, record_every):
     path = []
-    res = minimize(objective, np.tile([0.05, 0.5], (len(EPS), 1)), [Inequality(constraint, upper=EPS)],
-                   method=method, optimizer="sgd", lr=0.01, max_iter=steps,
-                   bounds=[(0.0, math.pi / 2), (None, None)] * len(EPS),
-                   inner_steps=record_every, callback=lambda xk: path.append(xk))
+    res = minimize(
+        objective,
+        np.tile([0.05, 0.5], (len(EPS), 1)),
+        [Inequality(constraint, upper=EPS)],
+        method=method,
+        optimizer="sgd",
+        lr=0.01,
+        max_iter=steps,
+        bounds=[(0.0, math.pi / 2), (None, None)] * len(EPS),
+        inner_steps=record_every,
+        callback=lambda xk: path.append(xk),
+    )
     lam = np.array([h["multipliers"][0] for h in res.history])
     return res, np.array(path), lam
 
@@ -102,9 +110,11 @@ def main(out="concave_2d.png", steps=10_000, record_every=20):
     for col, name in enumerate(METHODS):
         _, path, lam = results[name]
         for i, c in enumerate(colors):
-            axes[0, col].plot(it[:len(path)], path[:, i, 0], color=c, lw=1, label=f"eps={EPS[i]:.1f}")
+            axes[0, col].plot(
+                it[: len(path)], path[:, i, 0], color=c, lw=1, label=f"eps={EPS[i]:.1f}"
+            )
             axes[0, col].axhline(X_STAR[i], color=c, ls=":", lw=0.8)
-            axes[1, col].plot(it[:len(lam)], lam[:, i], color=c, lw=1)
+            axes[1, col].plot(it[: len(lam)], lam[:, i], color=c, lw=1)
             axes[1, col].axhline(LAMBDA_STAR[i], color=c, ls=":", lw=0.8)
         axes[0, col].set_title(name)
         axes[0, col].set_ylim(-0.05, math.pi / 2 + 0.05)
@@ -123,7 +133,9 @@ def main(out="concave_2d.png", steps=10_000, record_every=20):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Example 1 of Ramirez et al. through optim.minimize.")
+    parser = argparse.ArgumentParser(
+        description="Example 1 of Ramirez et al. through optim.minimize."
+    )
     parser.add_argument("--out", default="concave_2d.png", help="where to write the figure (PNG)")
     parser.add_argument("--steps", type=int, default=10_000)
     args = parser.parse_args()

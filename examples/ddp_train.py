@@ -34,12 +34,17 @@ def main(backend, epochs):
     X, y = load_mnist_5k(return_X_y=True)
     clf = ConstrainedClassifier(
         constraints={"l2": L2Norm(bound=200.0), "rate0": PredictionRate(label=0, upper=0.08)},
-        max_epochs=epochs, batch_size=64, random_state=0, distributed=True,
+        max_epochs=epochs,
+        batch_size=64,
+        random_state=0,
+        distributed=True,
         device="cuda" if backend == "nccl" else "cpu",
     ).fit(X, y)
     rate = float(np.mean(clf.predict(X) == 0))
-    print(f"rank {rank}: training accuracy {clf.score(X, y):.3f}, share predicted 0: {rate:.3f}, "
-          f"multipliers {({k: np.round(v, 5).tolist() for k, v in clf.multipliers_.items()})}")
+    print(
+        f"rank {rank}: training accuracy {clf.score(X, y):.3f}, share predicted 0: {rate:.3f}, "
+        f"multipliers { ({k: np.round(v, 5).tolist() for k, v in clf.multipliers_.items()}) }"
+    )
     dist.destroy_process_group()
 
 

@@ -16,7 +16,6 @@ import os
 import time
 import warnings
 
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -43,19 +42,34 @@ def main(out, epochs=60, seed=0):
     t_base = time.perf_counter() - t0
     level = squared_weight_norm(base.module_) / 4
     print(f"digits: {len(Xtr)} train / {len(Xte)} test samples; MLP 64-64-10, {epochs} epochs")
-    print(f"unconstrained: ||W||^2 = {4 * level:.1f}; level for the constrained runs: ||W||^2 <= {level:.1f}\n")
+    print(
+        f"unconstrained: ||W||^2 = {4 * level:.1f}; level for the constrained runs: ||W||^2 <= {level:.1f}\n"
+    )
 
     runs = [("unconstrained", None, base, t_base)]
-    for method in [FixedPenalty(1e-4), FixedPenalty(1e-3), FixedPenalty(1e-2), FixedPenalty(1e-1),
-                   GDA(dual_lr=0.01)]:
-        clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=level)}, method=method,
-                                    max_epochs=epochs, random_state=seed)
+    for method in [
+        FixedPenalty(1e-4),
+        FixedPenalty(1e-3),
+        FixedPenalty(1e-2),
+        FixedPenalty(1e-1),
+        GDA(dual_lr=0.01),
+    ]:
+        clf = ConstrainedClassifier(
+            constraints={"l2": L2Norm(bound=level)},
+            method=method,
+            max_epochs=epochs,
+            random_state=seed,
+        )
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(Xtr, ytr)
         elapsed = time.perf_counter() - t0
-        name = f"FP penalty={method.penalty:g}" if isinstance(method, FixedPenalty) else "GDA (level only)"
+        name = (
+            f"FP penalty={method.penalty:g}"
+            if isinstance(method, FixedPenalty)
+            else "GDA (level only)"
+        )
         runs.append((name, method, clf, elapsed))
 
     header = f"{'method':<22}{'test acc':>9}{'||W||^2':>10}{'level':>9}{'value/level':>12}{'feasible':>10}{'fit s':>8}"
@@ -64,11 +78,15 @@ def main(out, epochs=60, seed=0):
     for name, method, clf, elapsed in runs:
         value = squared_weight_norm(clf.module_)
         feasible = "-" if method is None else ("yes" if value <= level * (1 + 1e-3) else "NO")
-        print(f"{name:<22}{clf.score(Xte, yte):>9.3f}{value:>10.1f}{level:>9.1f}{value / level:>12.3f}"
-              f"{feasible:>10}{elapsed:>8.2f}")
-    print("\nA small fixed penalty misses the level, a large one overshoots it: the coefficient that\n"
-          "lands on the level is found only by trial and error. GDA is told only the level and\n"
-          "learns the multiplier (the right penalty weight) during the single training run.")
+        print(
+            f"{name:<22}{clf.score(Xte, yte):>9.3f}{value:>10.1f}{level:>9.1f}{value / level:>12.3f}"
+            f"{feasible:>10}{elapsed:>8.2f}"
+        )
+    print(
+        "\nA small fixed penalty misses the level, a large one overshoots it: the coefficient that\n"
+        "lands on the level is found only by trial and error. GDA is told only the level and\n"
+        "learns the multiplier (the right penalty weight) during the single training run."
+    )
 
     try:
         import matplotlib
@@ -84,8 +102,13 @@ def main(out, epochs=60, seed=0):
         style = dict(lw=2.5, color="k") if isinstance(method, GDA) else dict(lw=1.2, alpha=0.8)
         ax1.plot(epochs_, [h["constraints"]["l2"] for h in clf.history_], label=name, **style)
         if isinstance(method, GDA):
-            ax2.plot(epochs_, [h["multipliers"]["l2"] for h in clf.history_], color="k", lw=2.5,
-                     label="GDA multiplier")
+            ax2.plot(
+                epochs_,
+                [h["multipliers"]["l2"] for h in clf.history_],
+                color="k",
+                lw=2.5,
+                label="GDA multiplier",
+            )
     ax1.axhline(level, color="r", ls="--", label="level")
     ax1.set_yscale("log")
     ax1.set_xlabel("epoch")

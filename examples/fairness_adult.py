@@ -56,8 +56,12 @@ def dp_gap(pred, s):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-train", type=int, default=12_000)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "gallery"
-                                             / "fairness_adult.png"))
+    parser.add_argument(
+        "--out",
+        default=str(
+            Path(__file__).resolve().parents[1] / "docs" / "gallery" / "fairness_adult.png"
+        ),
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3,000 rows, 3 epochs")
     args = parser.parse_args(argv)
     epochs = 10
@@ -69,8 +73,9 @@ def main(argv=None):
     X_test, y_test, s_test = load_adult(subset="test", return_X_y=True)
     if args.n_train < len(y):
         strata = np.char.add(s.astype(str), y.astype(str))
-        X, _, y, _, s, _ = train_test_split(X, y, s, train_size=args.n_train, stratify=strata,
-                                            random_state=0)
+        X, _, y, _, s, _ = train_test_split(
+            X, y, s, train_size=args.n_train, stratify=strata, random_state=0
+        )
     # folds stratified by group and label, so every fold has the same group mix
     strata = np.char.add(s.astype(str), y.astype(str))
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, strata))
@@ -79,16 +84,22 @@ def main(argv=None):
     with sklearn.config_context(enable_metadata_routing=True):
         clf = sc.ConstrainedClassifier(
             constraints={"dp": DemographicParity(bound=TARGET)},
-            method=sc.methods.GDA(dual_lr=0.1), lr=0.003, batch_size=256, max_epochs=epochs,
-            random_state=0)
+            method=sc.methods.GDA(dual_lr=0.1),
+            lr=0.003,
+            batch_size=256,
+            max_epochs=epochs,
+            random_state=0,
+        )
         clf.set_fit_request(sensitive_features=True)
         pipe = make_pipeline(StandardScaler(), clf)
         search = GridSearchCV(
             pipe,
             {"constrainedclassifier__constraints__dp__bound": GRID},
-            scoring={"accuracy": "accuracy",
-                     "dp": make_constraint_scorer("dp", level=TARGET),
-                     "gap": make_constraint_scorer("dp", response="value")},
+            scoring={
+                "accuracy": "accuracy",
+                "dp": make_constraint_scorer("dp", level=TARGET),
+                "gap": make_constraint_scorer("dp", response="value"),
+            },
             refit=best_feasible("accuracy", "dp"),
             cv=folds,
         )
@@ -97,22 +108,30 @@ def main(argv=None):
 
     res = search.cv_results_
     best = search.best_index_
-    print(f"Grid search over the training level of DemographicParity, target held-out gap "
-          f"<= {TARGET} ({len(y)} training rows, 3 folds, {elapsed:.1f} s)\n")
+    print(
+        f"Grid search over the training level of DemographicParity, target held-out gap "
+        f"<= {TARGET} ({len(y)} training rows, 3 folds, {elapsed:.1f} s)\n"
+    )
     fold_keys = [k for k in res if k.startswith("split") and k.endswith("_test_gap")]
     print(" training bound | CV accuracy | CV gap: mean (worst fold) | violation of the target")
     for i, bound in enumerate(GRID):
         worst = max(res[k][i] for k in fold_keys)
         mark = "  <- refit" if i == best else ""
-        print(f"{bound:15.3f} | {res['mean_test_accuracy'][i]:11.4f} | "
-              f"{res['mean_test_gap'][i]:13.4f} ({worst:.4f}) | {max(0.0, -res['mean_test_dp'][i]):23.5f}{mark}")
-    print("(the violation is averaged over the folds: a fold whose gap exceeds the target counts "
-          "even when the mean gap does not)")
+        print(
+            f"{bound:15.3f} | {res['mean_test_accuracy'][i]:11.4f} | "
+            f"{res['mean_test_gap'][i]:13.4f} ({worst:.4f}) | {max(0.0, -res['mean_test_dp'][i]):23.5f}{mark}"
+        )
+    print(
+        "(the violation is averaged over the folds: a fold whose gap exceeds the target counts "
+        "even when the mean gap does not)"
+    )
 
     model = search.best_estimator_
     pred = model.predict(X_test)
-    print(f"\nrefit (training bound {GRID[best]}): test accuracy {np.mean(pred == y_test):.4f}, "
-          f"test gap {dp_gap(pred, s_test):.4f} (Adult's test split, {len(y_test)} rows)")
+    print(
+        f"\nrefit (training bound {GRID[best]}): test accuracy {np.mean(pred == y_test):.4f}, "
+        f"test gap {dp_gap(pred, s_test):.4f} (Adult's test split, {len(y_test)} rows)"
+    )
 
     try:
         import matplotlib
@@ -130,8 +149,14 @@ def main(argv=None):
     ax2 = ax1.twinx()
     ax2.plot(GRID, res["mean_test_accuracy"], "s--", color="C1", label="CV accuracy")
     ax2.set_ylabel("held-out accuracy", color="C1")
-    ax2.plot([GRID[best]], [res["mean_test_accuracy"][best]], "*", ms=16, color="C3",
-             label="best_feasible")
+    ax2.plot(
+        [GRID[best]],
+        [res["mean_test_accuracy"][best]],
+        "*",
+        ms=16,
+        color="C3",
+        label="best_feasible",
+    )
     lines = ax1.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     labels = ax1.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
     ax1.legend(lines, labels, loc="lower right", fontsize=8)

@@ -28,15 +28,25 @@ from sklearn_constrained.models import GENEONet
 
 def main(out, epochs=8, seed=0):
     X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.25, random_state=seed, stratify=y)
-    clf = ConstrainedClassifier(module=GENEONet, constraints=GENEONet.default_constraints(),
-                                method="sadmm", optimizer="lbfgs", max_epochs=epochs,
-                                random_state=seed, tol=1e-6)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X / 16.0, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    clf = ConstrainedClassifier(
+        module=GENEONet,
+        constraints=GENEONet.default_constraints(),
+        method="sadmm",
+        optimizer="lbfgs",
+        max_epochs=epochs,
+        random_state=seed,
+        tol=1e-6,
+    )
     t0 = time.perf_counter()
     clf.fit(Xtr, ytr)
     elapsed = time.perf_counter() - t0
     n_params = sum(p.numel() for p in clf.module_.parameters())
-    print(f"GENEONet on load_digits: {n_params} parameters, {epochs} L-BFGS outer iterations, {elapsed:.1f} s")
+    print(
+        f"GENEONet on load_digits: {n_params} parameters, {epochs} L-BFGS outer iterations, {elapsed:.1f} s"
+    )
     print(f"held-out accuracy: {clf.score(Xte, yte):.3f}")
     for name, value in clf.evaluate_constraints(Xte).items():
         print(f"constraint {name!r}: violation {value:.2e} (feasible_: {clf.feasible_})")
@@ -62,14 +72,16 @@ def main(out, epochs=8, seed=0):
         ax.imshow(k, cmap="RdBu_r", vmin=-lim, vmax=lim)
         ax.set_title(f"{i}: {desc[i]['family']}", fontsize=7)
         ax.axis("off")
-    ax = fig.add_subplot(grid[:, len(K) // 2 + 1:])
+    ax = fig.add_subplot(grid[:, len(K) // 2 + 1 :])
     im = ax.imshow(mixing, cmap="viridis", aspect="auto", vmin=0)
     ax.set_xlabel("operator")
     ax.set_ylabel("channel")
     ax.set_title("mixing weights (rows on the simplex)", fontsize=9)
     fig.colorbar(im, ax=ax)
-    fig.suptitle(f"GENEONet on digits: held-out accuracy {clf.score(Xte, yte):.3f}, "
-                 f"{n_params} parameters, constraints met to 1e-6")
+    fig.suptitle(
+        f"GENEONet on digits: held-out accuracy {clf.score(Xte, yte):.3f}, "
+        f"{n_params} parameters, constraints met to 1e-6"
+    )
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=120)

@@ -59,8 +59,9 @@ def main(out, levels=(1, 3, 10, 30, 100, 300), epochs=30, seed=0):
     def pipeline(constraints):
         # dual_lr=0.1: a larger dual step than the default 0.01, so that the
         # tight levels are reached within the short training budget.
-        clf = ConstrainedClassifier(constraints=constraints, method=GDA(dual_lr=0.1),
-                                    max_epochs=epochs, random_state=seed)
+        clf = ConstrainedClassifier(
+            constraints=constraints, method=GDA(dual_lr=0.1), max_epochs=epochs, random_state=seed
+        )
         return Pipeline([("scale", MinMaxScaler()), ("clf", clf)])
 
     search = GridSearchCV(
@@ -85,12 +86,16 @@ def main(out, levels=(1, 3, 10, 30, 100, 300), epochs=30, seed=0):
     print(f"{'level':>7} {'accuracy':>9} {'||W||^2':>9} {'violation':>10}  met")
     for i, level in enumerate(res[f"param_{PARAM}"]):
         viol = max(-res["mean_test_l2"][i], 0.0) + 0.0  # + 0.0: no "-0.000"
-        print(f"{level:>7g} {res['mean_test_accuracy'][i]:>9.3f} {res['mean_test_l2_value'][i]:>9.2f} "
-              f"{viol:>10.3f}  {'yes' if viol <= TOL else 'NO'}")
+        print(
+            f"{level:>7g} {res['mean_test_accuracy'][i]:>9.3f} {res['mean_test_l2_value'][i]:>9.2f} "
+            f"{viol:>10.3f}  {'yes' if viol <= TOL else 'NO'}"
+        )
     best = search.best_index_
     print(f"unconstrained (3-fold CV): accuracy {free:.3f}")
-    print(f"best_feasible refit the level {res[f'param_{PARAM}'][best]:g}: held-out test accuracy "
-          f"{search.best_estimator_.score(Xte, yte):.3f}")
+    print(
+        f"best_feasible refit the level {res[f'param_{PARAM}'][best]:g}: held-out test accuracy "
+        f"{search.best_estimator_.score(Xte, yte):.3f}"
+    )
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
     plot_level_sweep(search, PARAM, scoring="accuracy", violation="l2", tol=TOL, ax=ax1)
@@ -129,7 +134,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default=os.path.join("docs", "gallery", "grid_search_level.png"))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="3 levels, 5 epochs: a smoke run for CI")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 levels, 5 epochs: a smoke run for CI"
+    )
     args = parser.parse_args()
     if args.quick:
         main(args.out, levels=(3, 30, 300), epochs=5, seed=args.seed)

@@ -62,8 +62,10 @@ def main(out, epochs=40, seed=0):
     values = clf.evaluate_constraints(Xte)  # weight constraints ignore the data
     for name, c in clf.constraints_.items():
         level = getattr(c, "bound", 0.0)
-        print(f"  {name:<7} value {values[name]:9.4f}   level {level:g}   "
-              f"multiplier {clf.multipliers_[name][0]:.4f}")
+        print(
+            f"  {name:<7} value {values[name]:9.4f}   level {level:g}   "
+            f"multiplier {clf.multipliers_[name][0]:.4f}"
+        )
 
     axes = plot_history(clf)
     fig = axes[0].figure

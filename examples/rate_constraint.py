@@ -61,8 +61,9 @@ VALUES = np.logspace(-4, 2, 20)
 def make_data(seed=0):
     """Two separable Gaussian blobs of 100 points each (class 0 left)."""
     rng = np.random.RandomState(seed)
-    X = np.vstack([rng.normal((-1.0, 0.0), 0.3, size=(100, 2)),
-                   rng.normal((1.0, 0.0), 0.3, size=(100, 2))])
+    X = np.vstack(
+        [rng.normal((-1.0, 0.0), 0.3, size=(100, 2)), rng.normal((1.0, 0.0), 0.3, size=(100, 2))]
+    )
     y = np.repeat([0, 1], 100)
     return X, y
 
@@ -95,7 +96,8 @@ def sweep_minimize(X, y, kind, steps, surrogate="sigmoid"):
     def losses(x):
         z = _logits(x, X_t)
         return torch.nn.functional.binary_cross_entropy_with_logits(
-            z, y_t.expand_as(z), reduction="none").mean(1)
+            z, y_t.expand_as(z), reduction="none"
+        ).mean(1)
 
     if kind == "penalty":
         c = torch.tensor(VALUES)
@@ -103,17 +105,34 @@ def sweep_minimize(X, y, kind, steps, surrogate="sigmoid"):
         def fun(x):
             return (losses(x) + c * (LEVEL - _rates(x, X_t, surrogate)[1])).sum()
 
-        res = minimize(fun, np.zeros((runs, 3)), method="gda", optimizer="sgd", lr=LR,
-                       max_iter=steps, inner_steps=steps)
+        res = minimize(
+            fun,
+            np.zeros((runs, 3)),
+            method="gda",
+            optimizer="sgd",
+            lr=LR,
+            max_iter=steps,
+            inner_steps=steps,
+        )
     else:
         eta0 = 1.0
         scale = torch.sqrt(torch.tensor(VALUES) / eta0)
-        rate = Inequality(lambda x: scale * _rates(x, X_t, surrogate)[0], upper=None,
-                          lower=(scale * LEVEL).numpy(),
-                          proxy=lambda x: scale * _rates(x, X_t, surrogate)[1])
-        res = minimize(lambda x: losses(x).sum(), np.zeros((runs, 3)), [rate],
-                       method=GDA(dual_lr=eta0), optimizer="sgd", lr=LR, max_iter=steps,
-                       inner_steps=steps)
+        rate = Inequality(
+            lambda x: scale * _rates(x, X_t, surrogate)[0],
+            upper=None,
+            lower=(scale * LEVEL).numpy(),
+            proxy=lambda x: scale * _rates(x, X_t, surrogate)[1],
+        )
+        res = minimize(
+            lambda x: losses(x).sum(),
+            np.zeros((runs, 3)),
+            [rate],
+            method=GDA(dual_lr=eta0),
+            optimizer="sgd",
+            lr=LR,
+            max_iter=steps,
+            inner_steps=steps,
+        )
     x = torch.tensor(res.x)
     with torch.no_grad():
         z = _logits(x, X_t).numpy()
@@ -130,7 +149,8 @@ def sweep_minimize(X, y, kind, steps, surrogate="sigmoid"):
 class LinearPenalty(FixedPenalty):
     """Eq. 25 of Ramirez et al.: ``loss + c * (lower - surrogate share)``,
     linear in the surrogate (FixedPenalty's default keeps only the violated
-    part, ``max(0, .)``)."""
+    part, ``max(0, .)``).
+    """
 
     def _compute_loss(self, objective, evals, *, update_duals):
         if update_duals:
@@ -148,8 +168,14 @@ def sweep_estimator(X, y, kind, steps, surrogate="sigmoid"):
         clf = sc.ConstrainedClassifier(
             module=sc.models.Linear,
             constraints={"rate": PredictionRate(label=0, lower=LEVEL, surrogate=surrogate)},
-            method=method, optimizer="sgd", lr=LR, batch_size=-1, max_epochs=steps,
-            random_state=0, tol=0.0)
+            method=method,
+            optimizer="sgd",
+            lr=LR,
+            batch_size=-1,
+            max_epochs=steps,
+            random_state=0,
+            tol=0.0,
+        )
         import warnings
 
         with warnings.catch_warnings():
@@ -164,7 +190,9 @@ def sweep_estimator(X, y, kind, steps, surrogate="sigmoid"):
 
 def print_table(title, label, share0, acc, mult=None):
     print(f"\n{title}")
-    head = f"{label:>14} | class 0 (%) | accuracy (%)" + (" | multiplier" if mult is not None else "")
+    head = f"{label:>14} | class 0 (%) | accuracy (%)" + (
+        " | multiplier" if mult is not None else ""
+    )
     print(head)
     print("-" * len(head))
     for i, v in enumerate(VALUES):
@@ -177,12 +205,19 @@ def print_table(title, label, share0, acc, mult=None):
 def main(argv=None):
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--estimator", action="store_true",
-                        help="run the 40 fits through ConstrainedClassifier (10-20 minutes)")
+    parser.add_argument(
+        "--estimator",
+        action="store_true",
+        help="run the 40 fits through ConstrainedClassifier (10-20 minutes)",
+    )
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--surrogate", default="sigmoid", choices=["sigmoid", "hinge"])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "gallery"
-                                             / "rate_constraint.png"))
+    parser.add_argument(
+        "--out",
+        default=str(
+            Path(__file__).resolve().parents[1] / "docs" / "gallery" / "rate_constraint.png"
+        ),
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 500 steps")
     args = parser.parse_args(argv)
     if args.quick:
@@ -196,8 +231,10 @@ def main(argv=None):
     elapsed = time.perf_counter() - t0
 
     path = "ConstrainedClassifier" if args.estimator else "sc.optim.minimize (20 runs stacked)"
-    print(f"Rate constraint: at least {LEVEL:.0%} predicted class 0; {args.steps} full-batch "
-          f"steps, lr {LR}, {args.surrogate} surrogate, via {path}; {elapsed:.1f} s")
+    print(
+        f"Rate constraint: at least {LEVEL:.0%} predicted class 0; {args.steps} full-batch "
+        f"steps, lr {LR}, {args.surrogate} surrogate, via {path}; {elapsed:.1f} s"
+    )
     print_table("Table 3 - penalty c * (0.7 - surrogate share of class 0)", "penalty c", *pen[:2])
     print_table("Table 4 - GDA with proxy constraints", "dual step", *lag)
 
@@ -215,8 +252,9 @@ def main(argv=None):
         print("matplotlib is not installed: no figure written.")
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
-    for ax, (name, (s0, acc, *_)) in zip(axes, [("penalty coefficient c", pen),
-                                                 ("dual step size", lag)]):
+    for ax, (name, (s0, acc, *_)) in zip(
+        axes, [("penalty coefficient c", pen), ("dual step size", lag)]
+    ):
         ax.semilogx(VALUES, 100 * s0, "o-", label="class 0 (%)")
         ax.semilogx(VALUES, 100 * acc, "s--", label="accuracy (%)")
         ax.axhline(100 * LEVEL, color="gray", lw=0.8, ls=":")

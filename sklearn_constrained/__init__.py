@@ -4,10 +4,16 @@ Constraints are stated as levels (``L2Norm(bound=4.0)``), never as penalty
 weights, and tuned like any hyperparameter.
 """
 
-from . import constraints, methods, models
-from . import optim
-from . import datasets, metrics, model_selection
-from . import plotting  # matplotlib is imported only when a plot is drawn
+from . import (
+    constraints,
+    datasets,
+    methods,
+    metrics,
+    model_selection,
+    models,
+    optim,
+    plotting,  # matplotlib is imported only when a plot is drawn
+)
 from ._classifier import ConstrainedClassifier
 from ._regressor import ConstrainedRegressor
 from ._version import __version__

@@ -178,7 +178,9 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         try:
             return np.array([index[v] for v in y], dtype=np.int64)
         except KeyError as exc:
-            raise ValueError(f"`y` contains a label not seen during fit: {exc.args[0]!r}.") from None
+            raise ValueError(
+                f"`y` contains a label not seen during fit: {exc.args[0]!r}."
+            ) from None
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits, computed in float64).

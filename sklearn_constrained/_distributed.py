@@ -53,14 +53,15 @@ def allreduce_mean_(tensors):
     offset = 0
     for t in tensors:
         n = t.numel()
-        t.copy_(flat[offset:offset + n].view_as(t).to(t.dtype))
+        t.copy_(flat[offset : offset + n].view_as(t).to(t.dtype))
         offset += n
     return tensors
 
 
 def synchronize_evals(evals, names):
     """Replace the value and defect of the data-dependent constraints ``names``
-    by their mean over the ranks (one collective); proxies keep their graph."""
+    by their mean over the ranks (one collective); proxies keep their graph.
+    """
     if not names:
         return evals
     values = [evals[n].value.detach().clone() for n in names]

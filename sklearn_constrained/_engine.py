@@ -11,7 +11,9 @@ __all__ = ["evaluate_bound", "constrained_step"]
 
 def evaluate_bound(bound_constraints, ctx=None):
     """Evaluate every bound constraint on a batch context (or the weights)."""
-    return {name: b.evaluate(ctx if b.requires_data else None) for name, b in bound_constraints.items()}
+    return {
+        name: b.evaluate(ctx if b.requires_data else None) for name, b in bound_constraints.items()
+    }
 
 
 def constrained_step(optimizer, evaluate, method, project=None):

@@ -35,9 +35,25 @@ class BaseConstrainedEstimator(BaseEstimator):
     prediction methods.
     """
 
-    def __init__(self, module=None, *, constraints=None, method="gda", optimizer="adam", lr=None,
-                 max_epochs=100, batch_size=128, device="auto", random_state=None, verbose=0,
-                 module_params=None, tol=1e-3, dual_split=None, distributed=False, warm_start=False):
+    def __init__(
+        self,
+        module=None,
+        *,
+        constraints=None,
+        method="gda",
+        optimizer="adam",
+        lr=None,
+        max_epochs=100,
+        batch_size=128,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        module_params=None,
+        tol=1e-3,
+        dual_split=None,
+        distributed=False,
+        warm_start=False,
+    ):
         self.module = module
         self.constraints = constraints
         self.method = method
@@ -77,9 +93,9 @@ class BaseConstrainedEstimator(BaseEstimator):
         nested_c, nested_m, plain = {}, {}, {}
         for key, value in params.items():
             if key.startswith("constraints__"):
-                nested_c[key[len("constraints__"):]] = value
+                nested_c[key[len("constraints__") :]] = value
             elif key.startswith("method__"):
-                nested_m[key[len("method__"):]] = value
+                nested_m[key[len("method__") :]] = value
             else:
                 plain[key] = value
         if plain:
@@ -136,7 +152,9 @@ class BaseConstrainedEstimator(BaseEstimator):
                 raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
         bs = self.batch_size
         if isinstance(bs, bool) or not isinstance(bs, numbers.Integral) or (bs < 1 and bs != -1):
-            raise ValueError(f"`batch_size` must be a positive integer or -1 (full batch); got {bs!r}.")
+            raise ValueError(
+                f"`batch_size` must be a positive integer or -1 (full batch); got {bs!r}."
+            )
         if self.verbose not in (0, 1, 2, False, True):
             raise ValueError(f"`verbose` must be 0, 1 or 2; got {self.verbose!r}.")
         tol = self.tol
@@ -145,14 +163,17 @@ class BaseConstrainedEstimator(BaseEstimator):
         if self.module_params is not None and not isinstance(self.module_params, dict):
             raise ValueError(f"`module_params` must be None or a dict; got {self.module_params!r}.")
         ds = self.dual_split
-        if ds is not None and (isinstance(ds, bool) or not isinstance(ds, numbers.Real)
-                               or not 0.0 < ds < 1.0):
+        if ds is not None and (
+            isinstance(ds, bool) or not isinstance(ds, numbers.Real) or not 0.0 < ds < 1.0
+        ):
             raise ValueError(
                 f"`dual_split` must be None or a fraction in (0, 1) of the training data held "
                 f"out for the multipliers' estimates; got {ds!r}."
             )
         rs = self.random_state
-        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, (numbers.Integral, np.random.RandomState))):
+        if rs is not None and (
+            isinstance(rs, bool) or not isinstance(rs, (numbers.Integral, np.random.RandomState))
+        ):
             raise ValueError(f"`random_state` must be None or an int; got {rs!r}.")
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise ValueError(f"`warm_start` must be True or False; got {self.warm_start!r}.")
@@ -185,7 +206,9 @@ class BaseConstrainedEstimator(BaseEstimator):
             ) from None
         if isinstance(module, torch.nn.Module):
             if params:
-                raise ValueError("`module_params` apply only when `module` is a class; got a module instance.")
+                raise ValueError(
+                    "`module_params` apply only when `module` is a class; got a module instance."
+                )
             return copy.deepcopy(module)
         raise TypeError(
             f"`module` must be None, a torch.nn.Module class or instance; got {module!r}."
@@ -242,8 +265,16 @@ class BaseConstrainedEstimator(BaseEstimator):
         state = resume or {}
         previous_groups = getattr(self, "group_labels_", None)
         try:
-            X, y = validate_data(self, X, y, dtype=(np.float32, np.float64), allow_nd=True,
-                                 ensure_all_finite=True, reset=resume is None, **self._validate_y_kwargs())
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=(np.float32, np.float64),
+                allow_nd=True,
+                ensure_all_finite=True,
+                reset=resume is None,
+                **self._validate_y_kwargs(),
+            )
             if resume is not None:
                 y_enc, n_outputs = self._encode_resumed_target(y)
         except ValueError as exc:
@@ -298,7 +329,9 @@ class BaseConstrainedEstimator(BaseEstimator):
             generator = torch.Generator().manual_seed(seed)
             if state.get("generator") is not None:
                 generator.set_state(state["generator"])
-            monitor = ConstraintMonitor(verbose=self.verbose, max_epochs=self.max_epochs, tol=self.tol)
+            monitor = ConstraintMonitor(
+                verbose=self.verbose, max_epochs=self.max_epochs, tol=self.tol
+            )
             callbacks = [("constraint_monitor", monitor)]
             selector = None
             if any(c.requires_data for c in constraints.values()):
@@ -306,20 +339,32 @@ class BaseConstrainedEstimator(BaseEstimator):
                 from .model_selection import _BestFeasibleIterate
 
                 n_fit = len(train_idx)
-                per_epoch = 1 if (full_batch or self.batch_size == -1) else -(-n_fit // self.batch_size)
-                selector = _BestFeasibleIterate(tol=self.tol, batches_per_epoch=per_epoch,
-                                                max_epochs=self.max_epochs)
+                per_epoch = (
+                    1 if (full_batch or self.batch_size == -1) else -(-n_fit // self.batch_size)
+                )
+                selector = _BestFeasibleIterate(
+                    tol=self.tol, batches_per_epoch=per_epoch, max_epochs=self.max_epochs
+                )
                 callbacks.append(("best_feasible_iterate", selector))
             net = self._make_net(
-                module, opt_cls=opt_cls, lr=lr, opt_extra=opt_extra, full_batch=full_batch,
-                device=device, generator=generator, callbacks=callbacks,
-                n_groups=0 if group_labels is None else len(group_labels), rank=rank, world=world,
+                module,
+                opt_cls=opt_cls,
+                lr=lr,
+                opt_extra=opt_extra,
+                full_batch=full_batch,
+                device=device,
+                generator=generator,
+                callbacks=callbacks,
+                n_groups=0 if group_labels is None else len(group_labels),
+                rank=rank,
+                world=world,
             )
             net.initialize()
             if resume is not None:
                 self._resume_net(net, state, monitor, selector, lr, opt_cls, device)
             bound = self._bind_constraints(
-                {name: clone(c) for name, c in constraints.items()}, net.module_,
+                {name: clone(c) for name, c in constraints.items()},
+                net.module_,
                 n_samples=len(train_idx) if dual_idx is None else len(dual_idx),
                 external_dual=dual_idx is not None,
             )
@@ -333,10 +378,16 @@ class BaseConstrainedEstimator(BaseEstimator):
             net.method_, net.bound_constraints_ = method, bound
             if dual_idx is not None:
                 X_sel = torch.tensor(X[dual_idx], dtype=dtype)
-                y_sel = {k: v[torch.as_tensor(dual_idx)] for k, v in self._full_targets(y_enc, groups).items()}
+                y_sel = {
+                    k: v[torch.as_tensor(dual_idx)]
+                    for k, v in self._full_targets(y_enc, groups).items()
+                }
                 net.dual_stream_ = HeldOutStream(
-                    X_sel, y_sel, batch_size=-1 if full_batch else self.batch_size,
-                    generator=torch.Generator().manual_seed(seed + 1), device=device,
+                    X_sel,
+                    y_sel,
+                    batch_size=-1 if full_batch else self.batch_size,
+                    generator=torch.Generator().manual_seed(seed + 1),
+                    device=device,
                 )
                 _set_stream_state(net.dual_stream_, state.get("dual_stream"), device)
             else:
@@ -349,7 +400,8 @@ class BaseConstrainedEstimator(BaseEstimator):
                 from torch.nn.parallel import DistributedDataParallel
 
                 net.module_ = DistributedDataParallel(
-                    net.module_, device_ids=[device] if device.type == "cuda" else None)
+                    net.module_, device_ids=[device] if device.type == "cuda" else None
+                )
             if state.get("rng_cpu") is not None:
                 # a resumed fit continues the random stream (dropout, gates)
                 # where the previous one stopped, instead of re-seeding it
@@ -369,18 +421,30 @@ class BaseConstrainedEstimator(BaseEstimator):
                         "was found. Lower `lr`, standardise the inputs, or use a smaller level "
                         "of the method's dual step or penalty."
                     ) from None
-                kept = "the initial state" if kept_epoch == 0 else f"the state of epoch {kept_epoch}"
+                kept = (
+                    "the initial state" if kept_epoch == 0 else f"the state of epoch {kept_epoch}"
+                )
                 warnings.warn(
                     f"{exc} The fitted model is {kept} (best_epoch_); its outputs on the training "
                     "data are finite.",
-                    RuntimeWarning, stacklevel=2,
+                    RuntimeWarning,
+                    stacklevel=2,
                 )
             finally:
                 if world > 1:
                     net.module_ = net.module_.module
             training_state = self._capture_training_state(
-                seed, method, net, monitor, bound, selector, generator, opt_cls,
-                rng_cuda_devices=cuda_devices, diverged=diverged, world=world,
+                seed,
+                method,
+                net,
+                monitor,
+                bound,
+                selector,
+                generator,
+                opt_cls,
+                rng_cuda_devices=cuda_devices,
+                diverged=diverged,
+                world=world,
             )
             method._finalize()
 
@@ -402,10 +466,17 @@ class BaseConstrainedEstimator(BaseEstimator):
         net.method_ = net.bound_constraints_ = net.dual_stream_ = None
         method.bound_constraints_ = None
         checked = None
-        if selector is not None and dual_idx is None and not diverged and selector.best_ is not None:
+        if (
+            selector is not None
+            and dual_idx is None
+            and not diverged
+            and selector.best_ is not None
+        ):
             # the returned iterate was checked on these very training data
             checked = selector.best_.get("result")
-        self._set_feasibility(X, y_enc, groups, best=None if diverged else monitor.best_, checked=checked)
+        self._set_feasibility(
+            X, y_enc, groups, best=None if diverged else monitor.best_, checked=checked
+        )
         self._resume_ = self._finish_training_state(training_state)
         return self
 
@@ -426,8 +497,21 @@ class BaseConstrainedEstimator(BaseEstimator):
     # ------------------------------------------------------------------
     # building blocks of fit, shared with load()
     # ------------------------------------------------------------------
-    def _make_net(self, module, *, opt_cls, lr, opt_extra, full_batch, device, generator=None,
-                  callbacks=(), n_groups=0, rank=0, world=1):
+    def _make_net(
+        self,
+        module,
+        *,
+        opt_cls,
+        lr,
+        opt_extra,
+        full_batch,
+        device,
+        generator=None,
+        callbacks=(),
+        n_groups=0,
+        rank=0,
+        world=1,
+    ):
         return ConstrainedNet(
             module=module,
             criterion=self._criterion(),
@@ -456,7 +540,8 @@ class BaseConstrainedEstimator(BaseEstimator):
         """Run the module on two samples (evaluation mode, no gradients) and
         check that it accepts the data and returns ``(n, n_outputs)``, so a
         mismatch is a ``ValueError`` naming ``module``, not a torch error
-        deep in the training loop (or, worse, silent broadcasting)."""
+        deep in the training loop (or, worse, silent broadcasting).
+        """
         params = list(module.parameters())
         dtype = params[0].dtype if params else torch.float32
         sample = torch.tensor(X[:2], dtype=dtype, device=params[0].device if params else "cpu")
@@ -489,7 +574,8 @@ class BaseConstrainedEstimator(BaseEstimator):
     # ------------------------------------------------------------------
     def _warm_start_state(self, constraints, method):
         """The state to resume from (a dict, possibly empty: weights only),
-        or ``None`` for a fresh fit."""
+        or ``None`` for a fresh fit.
+        """
         if not self.warm_start or not self.__sklearn_is_fitted__():
             return None
         previous = getattr(self, "method_", None)
@@ -501,8 +587,10 @@ class BaseConstrainedEstimator(BaseEstimator):
             )
         old = getattr(self, "constraints_", {}) or {}
         changed = sorted(set(old) ^ set(constraints)) + sorted(
-            n for n in set(old) & set(constraints)
-            if _constraint_signature(old[n]) != _constraint_signature(constraints[n]))
+            n
+            for n in set(old) & set(constraints)
+            if _constraint_signature(old[n]) != _constraint_signature(constraints[n])
+        )
         if changed:
             raise ValueError(
                 f"warm_start=True continues the previous fit, so its constraints must keep their "
@@ -524,8 +612,12 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _check_resumed_groups(self, constraints, previous, labels):
         if not any(c.requires_groups for c in constraints.values()):
             return
-        same = previous is not None and labels is not None and len(previous) == len(labels) \
+        same = (
+            previous is not None
+            and labels is not None
+            and len(previous) == len(labels)
             and all(str(a) == str(b) for a, b in zip(previous, labels))
+        )
         if not same:
             raise ValueError(
                 f"warm_start=True: `sensitive_features` has the groups {[str(v) for v in labels]}, the "
@@ -540,20 +632,36 @@ class BaseConstrainedEstimator(BaseEstimator):
             for group in net.optimizer_.param_groups:
                 group["lr"] = lr  # the current `lr`, in case it changed
         # the best feasible iterate is marked again at the end of this fit
-        records = [{k: v for k, v in r.items() if k not in ("selected", "selected_step")}
-                   for r in getattr(self, "history_", None) or []]
+        records = [
+            {k: v for k, v in r.items() if k not in ("selected", "selected_step")}
+            for r in getattr(self, "history_", None) or []
+        ]
         monitor.resume(records, _to_device(state.get("best"), device))
         if selector is not None and state.get("selector") is not None:
             sel = _to_device(state["selector"], device)
             selector.best_, selector._step = sel["best"], int(sel["step"])
             selector._last_step, selector._last = int(sel["last_step"]), sel["last"]
 
-    def _capture_training_state(self, seed, method, net, monitor, bound, selector, generator,
-                                opt_cls, *, rng_cuda_devices, diverged, world):
+    def _capture_training_state(
+        self,
+        seed,
+        method,
+        net,
+        monitor,
+        bound,
+        selector,
+        generator,
+        opt_cls,
+        *,
+        rng_cuda_devices,
+        diverged,
+        world,
+    ):
         """Everything a resumed fit needs, by reference (no copies): the last
         training iterate (weights and method state of the last epoch), the
         primal optimizer, the constraints' running statistics, the batch
-        order and the random streams."""
+        order and the random streams.
+        """
         snap = monitor._snapshot or {}
         last_module = None if diverged else snap.get("module")
         if last_module is not None and world > 1:
@@ -573,12 +681,21 @@ class BaseConstrainedEstimator(BaseEstimator):
             "generator": generator.get_state(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": [torch.cuda.get_rng_state(d) for d in rng_cuda_devices],
-            "dual_stream": None if stream is None else {
+            "dual_stream": None
+            if stream is None
+            else {
                 "generator": None if stream.generator is None else stream.generator.get_state(),
-                "perm": stream._perm, "pos": int(stream._pos)},
-            "selector": None if selector is None else {
-                "best": selector.best_, "step": int(selector._step),
-                "last_step": int(selector._last_step), "last": selector._last},
+                "perm": stream._perm,
+                "pos": int(stream._pos),
+            },
+            "selector": None
+            if selector is None
+            else {
+                "best": selector.best_,
+                "step": int(selector._step),
+                "last_step": int(selector._last_step),
+                "last": selector._last,
+            },
             "best": monitor.best_,
         }
 
@@ -588,13 +705,16 @@ class BaseConstrainedEstimator(BaseEstimator):
         last = state.get("module")
         if last is not None:
             current = self.module_.state_dict()
-            if current.keys() == last.keys() and all(torch.equal(current[k], v) for k, v in last.items()):
+            if current.keys() == last.keys() and all(
+                torch.equal(current[k], v) for k, v in last.items()
+            ):
                 state["module"] = None
         return state
 
     def _training_state(self, cpu=True):
         """The state a resumed fit needs (see ``warm_start``), with every tensor
-        on the CPU when ``cpu``; ``None`` when there is none."""
+        on the CPU when ``cpu``; ``None`` when there is none.
+        """
         state = getattr(self, "_resume_", None)
         if state is None:
             return None
@@ -604,33 +724,48 @@ class BaseConstrainedEstimator(BaseEstimator):
         """Rebuild a fitted estimator from saved weights (``load``): the module
         from ``_module_spec`` and the parameters, a net for prediction, the
         method (with its state when ``training_state`` is given) and what a
-        ``warm_start`` fit needs to resume."""
+        ``warm_start`` fit needs to resume.
+        """
         n_features, n_outputs, input_shape = self._module_spec
         try:
             device = resolve_device(self.device)
         except ValueError:
-            warnings.warn(f"device={self.device!r} is not available here; the model is loaded on the CPU.",
-                          UserWarning, stacklevel=3)
+            warnings.warn(
+                f"device={self.device!r} is not available here; the model is loaded on the CPU.",
+                UserWarning,
+                stacklevel=3,
+            )
             device = torch.device("cpu")
         with torch.random.fork_rng():
             module = self._build_module(int(n_features), int(n_outputs), tuple(input_shape))
         _load_module_state(module, module_state)
         opt_cls, lr, opt_extra, full_batch = resolve_optimizer(self.optimizer, self.lr)
-        net = self._make_net(module, opt_cls=opt_cls, lr=lr, opt_extra=opt_extra, full_batch=full_batch,
-                             device=device, n_groups=0 if self.group_labels_ is None else len(self.group_labels_))
+        net = self._make_net(
+            module,
+            opt_cls=opt_cls,
+            lr=lr,
+            opt_extra=opt_extra,
+            full_batch=full_batch,
+            device=device,
+            n_groups=0 if self.group_labels_ is None else len(self.group_labels_),
+        )
         net.initialize()
         self.net_, self.module_ = net, net.module_
         constraints = check_constraints(self.constraints)
         self.constraints_ = {name: clone(c) for name, c in constraints.items()}
         method = resolve_method(self.method)
         dtype = next((p.dtype for p in net.module_.parameters()), torch.float32)
-        bound = self._bind_constraints({name: clone(c) for name, c in constraints.items()}, net.module_)
+        bound = self._bind_constraints(
+            {name: clone(c) for name, c in constraints.items()}, net.module_
+        )
         method._setup(bound, device=device, dtype=dtype)
         if training_state and training_state.get("method") is not None:
             method._set_state(_to_device(training_state["method"], device))
         else:
-            method.multipliers_ = {n: torch.as_tensor(v, dtype=dtype, device=device)
-                                   for n, v in self.multipliers_.items()}
+            method.multipliers_ = {
+                n: torch.as_tensor(v, dtype=dtype, device=device)
+                for n, v in self.multipliers_.items()
+            }
         method.bound_constraints_ = None
         self.method_ = method
         self._resume_ = training_state
@@ -726,7 +861,8 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _dual_split_indices(self, constraints, y_enc, groups, n, seed):
         """``(train_idx, dual_idx)``: the held-out part for the multipliers'
         estimates (``dual_split``), stratified by group and class when every
-        stratum allows it; ``dual_idx`` is None without a split."""
+        stratum allows it; ``dual_idx`` is None without a split.
+        """
         everything = np.arange(n)
         if self.dual_split is None or not any(c.requires_data for c in constraints.values()):
             return everything, None
@@ -738,8 +874,12 @@ class BaseConstrainedEstimator(BaseEstimator):
         _, counts = np.unique(strata, return_counts=True)
         stratify = strata if counts.min() >= 2 else None
         try:
-            train_idx, dual_idx = train_test_split(everything, test_size=self.dual_split,
-                                                   random_state=seed % (2**32), stratify=stratify)
+            train_idx, dual_idx = train_test_split(
+                everything,
+                test_size=self.dual_split,
+                random_state=seed % (2**32),
+                stratify=stratify,
+            )
         except ValueError as exc:
             raise ValueError(
                 f"`dual_split`={self.dual_split!r} cannot split {n} samples into a training and "
@@ -749,14 +889,19 @@ class BaseConstrainedEstimator(BaseEstimator):
 
     def _bind_constraints(self, constraints, module, n_samples=None, external_dual=False):
         """Bind each constraint to ``module``; bound rate constraints are also
-        told the classes and the epoch size of their running estimates."""
+        told the classes and the epoch size of their running estimates.
+        """
         bound = {name: c._bind(module, name) for name, c in constraints.items()}
         classes = getattr(self, "classes_", None) if is_classifier(self) else None
         for b in bound.values():
             configure = getattr(b, "configure", None)
             if configure is not None:
-                configure(classes=classes, n_samples=n_samples, external_dual=external_dual,
-                          classifier=is_classifier(self))
+                configure(
+                    classes=classes,
+                    n_samples=n_samples,
+                    external_dual=external_dual,
+                    classifier=is_classifier(self),
+                )
         return bound
 
     # ------------------------------------------------------------------
@@ -779,16 +924,25 @@ class BaseConstrainedEstimator(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float32, np.float64), allow_nd=True,
-                             ensure_all_finite=True)
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=(np.float32, np.float64),
+            allow_nd=True,
+            ensure_all_finite=True,
+        )
 
     def _bound_constraints(self):
         return self._bind_constraints(self.constraints_, self.module_)
 
     def _constraint_evals(self, X, y_enc=None, groups=None, constraints=None):
         """Evaluate ``constraints`` (default: the fitted ``constraints_``) on validated X."""
-        bound = (self._bound_constraints() if constraints is None
-                 else self._bind_constraints(constraints, self.module_))
+        bound = (
+            self._bound_constraints()
+            if constraints is None
+            else self._bind_constraints(constraints, self.module_)
+        )
         ctx = None
         if any(b.requires_data for b in bound.values()):
             dev = next(self.module_.parameters()).device
@@ -803,13 +957,16 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _feasibility(self, X, y_enc, groups):
         """``(values, violated, score)`` on the given data: each constraint's
         value, the violated ones as ``(name, value, violation)``, and the
-        largest violation relative to ``max(1, |level|)``."""
+        largest violation relative to ``max(1, |level|)``.
+        """
         evals = self._constraint_evals(X, y_enc, groups)
         values, worst = {}, {}
         for name, e in evals.items():
             value = e.value.detach().double().cpu()
             defect = e.defect.detach().double().cpu()
-            viol = torch.relu(defect) if self.constraints_[name].kind == "inequality" else defect.abs()
+            viol = (
+                torch.relu(defect) if self.constraints_[name].kind == "inequality" else defect.abs()
+            )
             values[name] = float(value.max()) if value.numel() > 1 else float(value)
             worst[name] = float(viol.max()) if viol.numel() else 0.0
         return self._judge(values, worst)
@@ -817,7 +974,8 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _judge(self, values, worst):
         """``(values, violated, score)`` from each constraint's value and
         largest violation, by the rule of ``feasible_`` (violation at most
-        ``tol * max(1, |level|)``)."""
+        ``tol * max(1, |level|)``).
+        """
         violated, score = [], 0.0
         for name, w in worst.items():
             scale = self.constraints_[name]._tolerance_scale()
@@ -834,24 +992,33 @@ class BaseConstrainedEstimator(BaseEstimator):
         if checked is not None and checked.get("violations") is not None:
             # the best feasible iterate's check on the training data: no
             # second pass over them
-            values, violated, score = self._judge(dict(checked["constraints"]), checked["violations"])
+            values, violated, score = self._judge(
+                dict(checked["constraints"]), checked["violations"]
+            )
         else:
             values, violated, score = self._feasibility(X, y_enc, groups)
         note = ""
         reached = best is not None and best.get("key") is not None and best["key"][0] <= 0
         if violated and reached and best.get("epoch") != self.best_epoch_:
-            note = (f" Epoch {best['epoch']} met the constraints (by its epoch-end estimates): the "
-                    "method has not settled yet; the last iterate is returned.")
+            note = (
+                f" Epoch {best['epoch']} met the constraints (by its epoch-end estimates): the "
+                "method has not settled yet; the last iterate is returned."
+            )
         elif violated and best is not None:
             # No epoch met the constraints (the level may be out of reach):
             # return the least violated iterate when it is better on these
             # data. The epoch records of data constraints average over the
             # epoch, so the snapshot before the best one is a candidate too.
             candidates = [best]
-            if best.get("previous") is not None and any(c.requires_data for c in self.constraints_.values()):
+            if best.get("previous") is not None and any(
+                c.requires_data for c in self.constraints_.values()
+            ):
                 candidates.append(best["previous"])
             candidates = [c for c in candidates if c.get("epoch") not in (None, self.best_epoch_)]
-            current = {"module": copy.deepcopy(self.module_.state_dict()), "method": self.method_._get_state()}
+            current = {
+                "module": copy.deepcopy(self.module_.state_dict()),
+                "method": self.method_._get_state(),
+            }
             log = getattr(self.method_, "log_", None)
             log = list(log) if isinstance(log, list) else None
             chosen = None
@@ -871,16 +1038,22 @@ class BaseConstrainedEstimator(BaseEstimator):
                 values, violated, score = chosen[1]
                 self.best_epoch_ = int(chosen[0]["epoch"])
                 self.multipliers_ = self.method_._multipliers_numpy()
-                note = (f" The returned model is the iterate of epoch {self.best_epoch_} (best_epoch_), "
-                        f"the one with the smallest violation; epoch {last_epoch}'s was larger.")
+                note = (
+                    f" The returned model is the iterate of epoch {self.best_epoch_} (best_epoch_), "
+                    f"the one with the smallest violation; epoch {last_epoch}'s was larger."
+                )
         self.constraint_values_ = values
         self.feasible_ = not violated
         if violated:
-            desc = "; ".join(f"{n!r}: achieved value {v:.6g}, violating its level by {d:.3g}"
-                             for n, v, d in violated)
+            desc = "; ".join(
+                f"{n!r}: achieved value {v:.6g}, violating its level by {d:.3g}"
+                for n, v, d in violated
+            )
             warnings.warn(
                 f"The fitted model does not satisfy every constraint on the training data ({desc}). "
-                "feasible_ is False." + note + " Train longer (max_epochs), raise the method's dual "
+                "feasible_ is False."
+                + note
+                + " Train longer (max_epochs), raise the method's dual "
                 "step (method__dual_lr) or penalty, or relax the level if it cannot be reached.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -915,14 +1088,23 @@ class BaseConstrainedEstimator(BaseEstimator):
         groups = None
         if any(c.requires_groups for c in self.constraints_.values()):
             if sensitive_features is None:
-                raise ValueError("Group constraints need `sensitive_features` in evaluate_constraints.")
+                raise ValueError(
+                    "Group constraints need `sensitive_features` in evaluate_constraints."
+                )
             groups = self._encode_groups_for_eval(sensitive_features, len(X))
         evals = self._constraint_evals(X, y_enc, groups)
-        return {n: (float(e.value.max()) if e.value.numel() > 1 else float(e.value)) for n, e in evals.items()}
+        return {
+            n: (float(e.value.max()) if e.value.numel() > 1 else float(e.value))
+            for n, e in evals.items()
+        }
 
     def _encode_groups_for_eval(self, sensitive_features, n):
         codes, labels = encode_groups(sensitive_features, n)
-        known = {str(v): i for i, v in enumerate(self.group_labels_)} if self.group_labels_ is not None else {}
+        known = (
+            {str(v): i for i, v in enumerate(self.group_labels_)}
+            if self.group_labels_ is not None
+            else {}
+        )
         unknown = sorted(set(labels) - set(known))
         if unknown:
             raise ValueError(f"`sensitive_features` has groups unseen during fit: {unknown}.")
@@ -957,13 +1139,14 @@ def _to_device(obj, device):
 
 def _strip_prefix(state_dict, prefix="module."):
     if state_dict and all(k.startswith(prefix) for k in state_dict):
-        return {k[len(prefix):]: v for k, v in state_dict.items()}
+        return {k[len(prefix) :]: v for k, v in state_dict.items()}
     return state_dict
 
 
 def _load_module_state(module, state_dict):
     """``load_state_dict``, tolerating the ``module.`` prefix of a state taken
-    from a DistributedDataParallel wrapper."""
+    from a DistributedDataParallel wrapper.
+    """
     own = module.state_dict().keys()
     if set(state_dict) != set(own):
         state_dict = _strip_prefix(state_dict)
@@ -984,7 +1167,8 @@ def _set_stream_state(stream, state, device):
 def _constraint_signature(constraint):
     """What a warm start must keep of a constraint: its class, kind and every
     non-numeric parameter (numeric levels may change; ``None`` may not become
-    a number, which would change the number of multipliers)."""
+    a number, which would change the number of multipliers).
+    """
     sig = [type(constraint), constraint.kind]
     for key, value in sorted(constraint.get_params(deep=False).items()):
         if value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool)):

@@ -21,7 +21,13 @@ from ._distributed import allreduce_mean_, synchronize_evals
 from ._engine import all_finite, constrained_step, evaluate_bound
 from .constraints import BatchContext
 
-__all__ = ["ConstrainedNet", "TensorLoader", "HeldOutStream", "ConstraintMonitor", "TrainingDiverged"]
+__all__ = [
+    "ConstrainedNet",
+    "TensorLoader",
+    "HeldOutStream",
+    "ConstraintMonitor",
+    "TrainingDiverged",
+]
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,8 +49,17 @@ class TensorLoader:
     the given ``torch.Generator`` (CPU), so a seed fixes the order.
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False, generator=None, device="cpu",
-                 drop_last=False, rank=0, world_size=1):
+    def __init__(
+        self,
+        dataset,
+        batch_size=128,
+        shuffle=False,
+        generator=None,
+        device="cpu",
+        drop_last=False,
+        rank=0,
+        world_size=1,
+    ):
         X, y = dataset.X, dataset.y
         device = torch.device(device)
         self.X = _as_tensor(X).to(device)
@@ -90,7 +105,7 @@ class TensorLoader:
             if perm is None:
                 yield self._take(slice(start, min(start + bs, n)))
             else:
-                yield self._take(perm[start:start + bs])
+                yield self._take(perm[start : start + bs])
 
     def _iter_shard(self):
         bs, n, world, rank = self.batch_size, self.n, self.world_size, self.rank
@@ -100,13 +115,13 @@ class TensorLoader:
         else:
             perm = torch.arange(n, device=self.X.device)
         for start in range(0, n, step):
-            chunk = perm[start:start + step]
+            chunk = perm[start : start + step]
             m = len(chunk)
             if m < step and (self.drop_last or m < world):
                 return  # every rank must take part in each step; drop a remainder too small to share
             # full global batches: rank r takes [r*bs, (r+1)*bs); the last one is split evenly
             per = bs if m == step else -(-m // world)
-            yield self._take(chunk[rank * per:(rank + 1) * per])
+            yield self._take(chunk[rank * per : (rank + 1) * per])
 
 
 class HeldOutStream:
@@ -134,7 +149,7 @@ class HeldOutStream:
         if self._pos + bs > n:
             self._perm = torch.randperm(n, generator=self.generator).to(self.X.device)
             self._pos = 0
-        idx = self._perm[self._pos:self._pos + bs]
+        idx = self._perm[self._pos : self._pos + bs]
         self._pos += bs
         return self.X[idx], {k: v[idx] for k, v in self.y.items()}
 
@@ -173,8 +188,11 @@ class _EpochStats:
         """Average the epoch's sums over the ranks (one collective per epoch)."""
         names = sorted(self.values)
         n = torch.tensor(float(self.n), dtype=torch.float64, device=self.objective.device)
-        tensors = [self.objective, self.loss, n] + [self.values[k] for k in names] + \
-            [self.defects[k] for k in names]
+        tensors = (
+            [self.objective, self.loss, n]
+            + [self.values[k] for k in names]
+            + [self.defects[k] for k in names]
+        )
         allreduce_mean_(tensors)
         self.n = float(n)
 
@@ -188,7 +206,9 @@ class ConstrainedNet(NeuralNet):
     group constraints, integer codes under ``"groups"``.
     """
 
-    def __init__(self, module, criterion, *args, n_groups=0, target_scale=1.0, distributed=False, **kwargs):
+    def __init__(
+        self, module, criterion, *args, n_groups=0, target_scale=1.0, distributed=False, **kwargs
+    ):
         self.n_groups = n_groups
         self.target_scale = target_scale
         self.distributed = distributed
@@ -202,7 +222,9 @@ class ConstrainedNet(NeuralNet):
 
     def _context(self, y_pred, yi):
         if isinstance(yi, dict):
-            return BatchContext(y_pred, yi.get("y"), yi.get("groups"), self.n_groups, self.target_scale)
+            return BatchContext(
+                y_pred, yi.get("y"), yi.get("groups"), self.n_groups, self.target_scale
+            )
         return BatchContext(y_pred, yi, None, 0, self.target_scale)
 
     def _observe_held_out(self, stream):
@@ -254,29 +276,36 @@ class ConstrainedNet(NeuralNet):
 def predict_chunks(module, X, device, chunk=8192, dtype=None):
     """The module's outputs on the rows of ``X`` (a tensor or an array),
     ``chunk`` rows at a time, in evaluation mode and without gradients, as a
-    list of tensors on ``device``; the module's training mode is restored."""
+    list of tensors on ``device``; the module's training mode is restored.
+    """
     was_training = module.training
     module.train(False)
     try:
         with torch.no_grad():
-            return [module(torch.as_tensor(X[i:i + chunk], dtype=dtype).to(device))
-                    for i in range(0, len(X), chunk)]
+            return [
+                module(torch.as_tensor(X[i : i + chunk], dtype=dtype).to(device))
+                for i in range(0, len(X), chunk)
+            ]
     finally:
         module.train(was_training)
 
 
 def _clone_state(module):
     """A detached copy of a module's ``state_dict`` (plain tensor clones: several
-    times cheaper than ``copy.deepcopy`` of the dict)."""
-    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
-            for k, v in module.state_dict().items()}
+    times cheaper than ``copy.deepcopy`` of the dict).
+    """
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in module.state_dict().items()
+    }
 
 
 def _long_norms(t):
     """For a violation vector that the history truncates to its largest
     magnitude: its 1- and 2-norms (``{"1": ..., "2": ...}``), so that
     :func:`~sklearn_constrained.metrics.constraint_violation_ratio` stays
-    exact for ``p`` in {1, 2, inf}; ``None`` for a short vector."""
+    exact for ``p`` in {1, 2, inf}; ``None`` for a short vector.
+    """
     if t.numel() <= HISTORY_MAX_ENTRIES:
         return None
     flat = t.detach().double().reshape(-1).abs()
@@ -335,7 +364,8 @@ class ConstraintMonitor(Callback):
 
     def resume(self, records, best=None):
         """Continue a previous fit (``warm_start``): its history (epochs keep
-        counting) and its best iterate so far."""
+        counting) and its best iterate so far.
+        """
         self.records = [dict(r) for r in records]
         self.best_ = best
         self._resumed = bool(self.records)
@@ -345,22 +375,30 @@ class ConstraintMonitor(Callback):
         net.epoch_stats_ = _EpochStats()
         # CV_0 belongs to the first fit; a resumed one already has it
         self.initial_violations = {} if self._resumed else self._initial_violations(net, X, y)
-        net.data_constraint_names_ = [n for n, b in net.bound_constraints_.items() if b.requires_data]
-        self._scales = {n: b.constraint._tolerance_scale() for n, b in net.bound_constraints_.items()}
+        net.data_constraint_names_ = [
+            n for n, b in net.bound_constraints_.items() if b.requires_data
+        ]
+        self._scales = {
+            n: b.constraint._tolerance_scale() for n, b in net.bound_constraints_.items()
+        }
         net.sync_names_ = net.data_constraint_names_ if net.distributed else []
         self._snapshot = self._take_snapshot(net, len(self.records))
         self._prev_snapshot = None
         if self.verbose and self._bar is None:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.max_epochs, desc="constrained fit", unit="epoch", leave=False)
+            self._bar = tqdm(
+                total=self.max_epochs, desc="constrained fit", unit="epoch", leave=False
+            )
 
     def on_epoch_begin(self, net, **kwargs):
         net.epoch_stats_.reset()
         self._t0 = time.perf_counter()
         method = getattr(net, "method_", None)
-        if self.records and (getattr(method, "resets_optimizer_each_epoch", False)
-                             or isinstance(net.optimizer_, torch.optim.LBFGS)):
+        if self.records and (
+            getattr(method, "resets_optimizer_each_epoch", False)
+            or isinstance(net.optimizer_, torch.optim.LBFGS)
+        ):
             # SAL: each outer iteration (epoch) starts a fresh subproblem, with
             # the primal optimizer's state and learning rate reset. L-BFGS
             # (one step per epoch) also starts afresh: the multipliers or the
@@ -377,7 +415,8 @@ class ConstraintMonitor(Callback):
         """Each constraint's violation at initialisation (CV_0 of eq. 18 of the
         SAL paper): weight constraints at the initial weights, data constraints
         on the whole training set (evaluated on copies, so that running
-        estimates are not seeded)."""
+        estimates are not seeded).
+        """
         bound = getattr(net, "bound_constraints_", None) or {}
         self.initial_violation_norms = {}
         if not bound:
@@ -392,13 +431,18 @@ class ConstraintMonitor(Callback):
                 self.initial_violation_norms[name] = norms
 
         with torch.no_grad():
-            for name, e in evaluate_bound({n: b for n, b in bound.items() if not b.requires_data}).items():
+            for name, e in evaluate_bound(
+                {n: b for n, b in bound.items() if not b.requires_data}
+            ).items():
                 keep(name, e.defect)
             data = {n: b for n, b in bound.items() if b.requires_data}
             if data and X is not None:
                 logits = torch.cat(predict_chunks(net.module_, _as_tensor(X), net.device))
-                yi = {k: _as_tensor(v).to(net.device) for k, v in y.items()} if isinstance(y, dict) \
+                yi = (
+                    {k: _as_tensor(v).to(net.device) for k, v in y.items()}
+                    if isinstance(y, dict)
                     else (None if y is None else _as_tensor(y).to(net.device))
+                )
                 ctx = net._context(logits, yi)
                 for name, b in data.items():
                     keep(name, copy.deepcopy(b).evaluate(ctx).defect)
@@ -422,11 +466,15 @@ class ConstraintMonitor(Callback):
         """After a divergence: make sure the module gives finite outputs on
         ``X`` (a tensor), falling back from the last finite epoch's state to
         the one before it and to the best iterate. Returns the epoch of the
-        state kept, or ``None`` when none of them gives finite outputs."""
+        state kept, or ``None`` when none of them gives finite outputs.
+        """
         candidates = [s for s in (self._snapshot, self._prev_snapshot, self.best_) if s is not None]
         for snapshot in candidates:
             self._restore(net, snapshot)
-            flags = [torch.isfinite(out).all() for out in predict_chunks(net.module_, X, net.device, chunk)]
+            flags = [
+                torch.isfinite(out).all()
+                for out in predict_chunks(net.module_, X, net.device, chunk)
+            ]
             if bool(torch.stack(flags).all()):
                 return snapshot["epoch"]
         return None
@@ -434,7 +482,8 @@ class ConstraintMonitor(Callback):
     def _track_best(self, record):
         """Keep a reference to the epoch's snapshot when it has the smallest
         violation so far (relative to ``max(1, |level|)``, less ``tol``, as
-        in the feasibility rule), ties going to the lower objective."""
+        in the feasibility rule), ties going to the lower objective.
+        """
         score = 0.0
         for name, viol in record["violations"].items():
             viol = np.ravel(viol)
@@ -468,8 +517,15 @@ class ConstraintMonitor(Callback):
 
         objective, loss = stats.objective / stats.n, stats.loss / stats.n
         multipliers = dict(method.multipliers_)
-        finite = all_finite([objective, loss, *multipliers.values(), *values.values(),
-                             *(p.detach() for p in net.module_.parameters())])
+        finite = all_finite(
+            [
+                objective,
+                loss,
+                *multipliers.values(),
+                *values.values(),
+                *(p.detach() for p in net.module_.parameters()),
+            ]
+        )
         if not finite:
             self._restore(net)
             raise TrainingDiverged(
@@ -487,8 +543,11 @@ class ConstraintMonitor(Callback):
             "constraints": {n: _to_float(v) for n, v in values.items()},
             "multipliers": {n: _to_float(m) for n, m in multipliers.items()},
             "violations": {n: _to_float(v) for n, v in violations.items()},
-            "violation_norms": {n: nm for n, nm in ((n, _long_norms(v)) for n, v in violations.items())
-                                if nm is not None},
+            "violation_norms": {
+                n: nm
+                for n, nm in ((n, _long_norms(v)) for n, v in violations.items())
+                if nm is not None
+            },
             "penalty": method._penalty_for_history(),
             "duration": time.perf_counter() - self._t0,
         }
@@ -508,7 +567,11 @@ class ConstraintMonitor(Callback):
 
     def _report(self, record):
         def fmt(v):
-            return f"{v:.4g}" if isinstance(v, float) else "[" + ", ".join(f"{x:.3g}" for x in np.ravel(v)) + "]"
+            return (
+                f"{v:.4g}"
+                if isinstance(v, float)
+                else "[" + ", ".join(f"{x:.3g}" for x in np.ravel(v)) + "]"
+            )
 
         parts = [f"epoch {record['epoch']:>4d}", f"objective {record['objective']:.4f}"]
         for n, v in record["constraints"].items():

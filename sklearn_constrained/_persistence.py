@@ -60,8 +60,19 @@ __all__ = ["save_estimator", "load_estimator", "FORMAT"]
 FORMAT = "sklearn-constrained/1"
 
 #: fitted attributes stored as JSON
-_FITTED_JSON = ("n_features_in_", "feasible_", "constraint_values_", "n_iter_", "history_",
-                "best_epoch_", "y_mean_", "y_scale_", "_y_1d", "_target_scale", "_module_spec")
+_FITTED_JSON = (
+    "n_features_in_",
+    "feasible_",
+    "constraint_values_",
+    "n_iter_",
+    "history_",
+    "best_epoch_",
+    "y_mean_",
+    "y_scale_",
+    "_y_1d",
+    "_target_scale",
+    "_module_spec",
+)
 #: fitted attributes stored as arrays (values and dtype)
 _FITTED_ARRAYS = ("classes_", "group_labels_", "feature_names_in_")
 
@@ -72,14 +83,19 @@ def _qualname(obj):
 
 
 def _allowed_module(module):
-    return (module == "sklearn_constrained" or module.startswith("sklearn_constrained.")
-            or module == "torch.optim" or module.startswith("torch.optim."))
+    return (
+        module == "sklearn_constrained"
+        or module.startswith("sklearn_constrained.")
+        or module == "torch.optim"
+        or module.startswith("torch.optim.")
+    )
 
 
 def _resolve(name, trusted, kind):
     """The class called ``name`` (``"module:Qual.Name"``), which must be a
     subclass of ``kind`` and come from sklearn_constrained, torch.optim or
-    ``trusted``."""
+    ``trusted``.
+    """
     if not isinstance(name, str) or ":" not in name:
         raise ValueError(f"Malformed class name in the file: {name!r}.")
     trusted_names = {_qualname(c): c for c in trusted}
@@ -123,8 +139,10 @@ def _encode_value(value, path):
             raise TypeError(f"Cannot save `{path}`: dict keys must be strings.")
         return {"__dict__": {k: _encode_value(v, f"{path}[{k!r}]") for k, v in value.items()}}
     if isinstance(value, BaseEstimator):
-        return {"__object__": _qualname(value),
-                "params": _encode_value(value.get_params(deep=False), f"{path}.params")}
+        return {
+            "__object__": _qualname(value),
+            "params": _encode_value(value.get_params(deep=False), f"{path}.params"),
+        }
     if isinstance(value, type) and issubclass(value, (torch.nn.Module, torch.optim.Optimizer)):
         return {"__class__": _qualname(value)}
     if isinstance(value, torch.nn.Module):
@@ -207,7 +225,10 @@ def save_estimator(estimator, path, *, include_training_state=True):
         value = getattr(estimator, name, None)
         if value is not None:
             arr = np.asarray(value)
-            fitted[name] = {"values": arr.tolist(), "dtype": arr.dtype.str if arr.dtype.kind != "O" else "O"}
+            fitted[name] = {
+                "values": arr.tolist(),
+                "dtype": arr.dtype.str if arr.dtype.kind != "O" else "O",
+            }
     fitted["multipliers_"] = {k: np.asarray(v).tolist() for k, v in estimator.multipliers_.items()}
     meta = {
         "format": FORMAT,
@@ -256,7 +277,9 @@ def load_estimator(path, *, module=None, trusted=()):
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"{path!r} is not a sklearn-constrained file (format {found!r}, expected {FORMAT!r}).")
+        raise ValueError(
+            f"{path!r} is not a sklearn-constrained file (format {found!r}, expected {FORMAT!r})."
+        )
     cls = _resolve(meta["estimator"], trusted, BaseConstrainedEstimator)
     params = _decode_value(meta["params"], trusted, module)
     if module is not None:
@@ -273,11 +296,16 @@ def load_estimator(path, *, module=None, trusted=()):
     for name in ("y_mean_", "y_scale_"):
         if name in fitted:
             fitted[name] = np.asarray(fitted[name], dtype=np.float64)
-    fitted["multipliers_"] = {k: np.atleast_1d(np.asarray(v, dtype=np.float64))
-                              for k, v in fitted["multipliers_"].items()}
+    fitted["multipliers_"] = {
+        k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in fitted["multipliers_"].items()
+    }
     if "_module_spec" in fitted:
         n_features, n_outputs, input_shape = fitted["_module_spec"]
-        fitted["_module_spec"] = (int(n_features), int(n_outputs), tuple(int(d) for d in input_shape))
+        fitted["_module_spec"] = (
+            int(n_features),
+            int(n_outputs),
+            tuple(int(d) for d in input_shape),
+        )
     for name, value in fitted.items():
         setattr(est, name, value)
     tensors = payload.get("tensors", {})

@@ -47,15 +47,43 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
     True
     """
 
-    def __init__(self, module=None, *, constraints=None, method="gda", optimizer="adam", lr=None,
-                 max_epochs=100, batch_size=128, device="auto", random_state=None, verbose=0,
-                 module_params=None, tol=1e-3, dual_split=None, distributed=False,
-                 warm_start=False, standardize_target=True):
-        super().__init__(module, constraints=constraints, method=method, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size, device=device,
-                         random_state=random_state, verbose=verbose, module_params=module_params,
-                         tol=tol, dual_split=dual_split, distributed=distributed,
-                         warm_start=warm_start)
+    def __init__(
+        self,
+        module=None,
+        *,
+        constraints=None,
+        method="gda",
+        optimizer="adam",
+        lr=None,
+        max_epochs=100,
+        batch_size=128,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        module_params=None,
+        tol=1e-3,
+        dual_split=None,
+        distributed=False,
+        warm_start=False,
+        standardize_target=True,
+    ):
+        super().__init__(
+            module,
+            constraints=constraints,
+            method=method,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            module_params=module_params,
+            tol=tol,
+            dual_split=dual_split,
+            distributed=distributed,
+            warm_start=warm_start,
+        )
         self.standardize_target = standardize_target
 
     def _validate_y_kwargs(self):

@@ -70,14 +70,15 @@ def constraint_violation(values, p=2):
         return float("inf") if not np.any(np.isnan(v)) else float("nan")
     if np.isinf(p):
         return float(v.max())
-    return float(np.sum(v ** p) ** (1.0 / p))
+    return float(np.sum(v**p) ** (1.0 / p))
 
 
 def _exact(violations, norms, p):
     """Replace each violation vector the history truncated (to its largest
     magnitude) by its exact p-norm, a single entry with the same
     contribution to the p-norm over every constraint (p = 1 or 2; the
-    largest magnitude is already exact for p = inf)."""
+    largest magnitude is already exact for p = inf).
+    """
     key = {1: "1", 2: "2"}.get(p) if not isinstance(p, bool) else None
     if not norms or key is None:
         return violations
@@ -141,12 +142,18 @@ def constraint_violation_ratio(estimator, epoch=-1, p=2):
         )
     first = history[0]
     if "initial_violations" not in first or "violations" not in first:
-        raise ValueError("The estimator's history_ records no violations; refit it with this version.")
+        raise ValueError(
+            "The estimator's history_ records no violations; refit it with this version."
+        )
     try:
         record = history[epoch]
     except IndexError:
-        raise ValueError(f"`epoch`={epoch!r} is out of range: history_ has {len(history)} epochs.") from None
-    cv0 = constraint_violation(_exact(first["initial_violations"], first.get("initial_violation_norms"), p), p=p)
+        raise ValueError(
+            f"`epoch`={epoch!r} is out of range: history_ has {len(history)} epochs."
+        ) from None
+    cv0 = constraint_violation(
+        _exact(first["initial_violations"], first.get("initial_violation_norms"), p), p=p
+    )
     cve = constraint_violation(_exact(record["violations"], record.get("violation_norms"), p), p=p)
     if cv0 == 0.0:
         return 0.0 if cve == 0.0 else float("inf")
@@ -229,15 +236,18 @@ _LEVEL_PARAMS = ("bound", "upper", "lower")
 
 def _with_level(constraint, level, name):
     """A copy of ``constraint`` judged at ``level`` (a number for its single
-    level parameter, or a dict of level parameters)."""
+    level parameter, or a dict of level parameters).
+    """
     from sklearn.base import clone
 
     params = constraint.get_params()
     if isinstance(level, dict):
         unknown = sorted(set(level) - set(params))
         if unknown:
-            raise ValueError(f"make_constraint_scorer({name!r}): `level` names unknown parameters "
-                             f"{unknown} of {type(constraint).__name__}.")
+            raise ValueError(
+                f"make_constraint_scorer({name!r}): `level` names unknown parameters "
+                f"{unknown} of {type(constraint).__name__}."
+            )
         return clone(constraint).set_params(**level)
     present = [p for p in _LEVEL_PARAMS if p in params and params[p] is not None]
     if len(present) != 1:

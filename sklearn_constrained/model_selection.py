@@ -79,7 +79,9 @@ def best_feasible(score="score", constraints=None, *, tol=0.0, fallback="least_v
     def refit(cv_results):
         key = f"mean_test_{score}"
         if key not in cv_results:
-            metrics = sorted(k[len("mean_test_"):] for k in cv_results if k.startswith("mean_test_"))
+            metrics = sorted(
+                k[len("mean_test_") :] for k in cv_results if k.startswith("mean_test_")
+            )
             raise ValueError(
                 f"best_feasible: no metric {score!r} in the search results (metrics: {metrics}). "
                 "Pass scoring={'" + score + "': ..., '<constraint>': make_constraint_scorer(...)} "
@@ -87,17 +89,27 @@ def best_feasible(score="score", constraints=None, *, tol=0.0, fallback="least_v
             )
         names = constraints
         if names is None:
-            names = [k[len("mean_test_"):] for k in cv_results
-                     if k.startswith("mean_test_") and k != key]
+            names = [
+                k[len("mean_test_") :]
+                for k in cv_results
+                if k.startswith("mean_test_") and k != key
+            ]
         missing = [n for n in names if f"mean_test_{n}" not in cv_results]
         if missing:
-            raise ValueError(f"best_feasible: no constraint scorer(s) {missing} in the search results.")
+            raise ValueError(
+                f"best_feasible: no constraint scorer(s) {missing} in the search results."
+            )
         scores = np.asarray(cv_results[key], dtype=np.float64)
         scores = np.where(np.isnan(scores), -np.inf, scores)
         if names:
             # constraint scorers report -violation (greater is better)
-            viol = np.stack([np.maximum(-np.asarray(cv_results[f"mean_test_{n}"], dtype=np.float64), 0.0)
-                             for n in names], axis=1)
+            viol = np.stack(
+                [
+                    np.maximum(-np.asarray(cv_results[f"mean_test_{n}"], dtype=np.float64), 0.0)
+                    for n in names
+                ],
+                axis=1,
+            )
             viol = np.where(np.isnan(viol), np.inf, viol)
         else:
             viol = np.zeros((len(scores), 1))
@@ -157,8 +169,15 @@ class _BestFeasibleIterate(Callback):
     selection data whenever one checked iterate was.
     """
 
-    def __init__(self, tol=1e-3, batches_per_epoch=1, checks_per_epoch=1, max_epochs=1,
-                 max_checks=500, chunk=8192):
+    def __init__(
+        self,
+        tol=1e-3,
+        batches_per_epoch=1,
+        checks_per_epoch=1,
+        max_epochs=1,
+        max_checks=500,
+        chunk=8192,
+    ):
         self.tol = tol
         self.batches_per_epoch = batches_per_epoch
         self.checks_per_epoch = checks_per_epoch
@@ -178,8 +197,11 @@ class _BestFeasibleIterate(Callback):
         self._last = None
         per_epoch = max(1, int(self.batches_per_epoch))
         total = per_epoch * max(1, int(self.max_epochs))
-        self._every = max(1, per_epoch // max(1, int(self.checks_per_epoch)),
-                          -(-total // max(1, int(self.max_checks))))
+        self._every = max(
+            1,
+            per_epoch // max(1, int(self.checks_per_epoch)),
+            -(-total // max(1, int(self.max_checks))),
+        )
         return self
 
     def _evaluate(self, net):
@@ -188,7 +210,6 @@ class _BestFeasibleIterate(Callback):
         import torch
 
         from ._engine import evaluate_bound
-
         from ._net import predict_chunks
 
         bound = net.bound_constraints_
@@ -200,8 +221,11 @@ class _BestFeasibleIterate(Callback):
             ctx = net._context(logits, y)
             weight = evaluate_bound({n: b for n, b in bound.items() if not b.requires_data})
             # fresh estimates from this evaluation alone (running counts untouched)
-            data = {n: (b.fresh_copy() if hasattr(b, "fresh_copy") else copy.deepcopy(b))
-                    for n, b in bound.items() if b.requires_data}
+            data = {
+                n: (b.fresh_copy() if hasattr(b, "fresh_copy") else copy.deepcopy(b))
+                for n, b in bound.items()
+                if b.requires_data
+            }
             evals = {**weight, **evaluate_bound(data, ctx)}
             worst, values = [], []
             for name, e in evals.items():
@@ -212,12 +236,15 @@ class _BestFeasibleIterate(Callback):
             # one host synchronisation per check
             summary = torch.cat([x.double() for x in [loss] + worst + values]).cpu().numpy()
         m = len(evals)
-        worst, values = summary[1:1 + m], summary[1 + m:]
+        worst, values = summary[1 : 1 + m], summary[1 + m :]
         scales = np.array([bound[name].constraint._tolerance_scale() for name in evals])
-        return {"step": self._step, "loss": float(summary[0]),
-                "feasible": bool(np.all(worst <= self.tol * scales)),
-                "constraints": dict(zip(evals, map(float, values))),
-                "violations": dict(zip(evals, map(float, worst)))}
+        return {
+            "step": self._step,
+            "loss": float(summary[0]),
+            "feasible": bool(np.all(worst <= self.tol * scales)),
+            "constraints": dict(zip(evals, map(float, values))),
+            "violations": dict(zip(evals, map(float, worst))),
+        }
 
     def _check(self, net, epoch):
         from ._net import _clone_state
@@ -225,7 +252,11 @@ class _BestFeasibleIterate(Callback):
         result = self._evaluate(net)
         self._last, self._last_step = result, self._step
         loss = result["loss"]
-        if result["feasible"] and np.isfinite(loss) and (self.best_ is None or loss < self.best_["loss"]):
+        if (
+            result["feasible"]
+            and np.isfinite(loss)
+            and (self.best_ is None or loss < self.best_["loss"])
+        ):
             self.best_ = {
                 "loss": loss,
                 "epoch": epoch,

@@ -144,8 +144,13 @@ def plot_history(estimator, ax=None):
     a = axes[0]
     a.plot(epochs, [r["objective"] for r in history], color="k", label="objective")
     if any(r.get("loss") is not None for r in history):
-        a.plot(epochs, [np.nan if r.get("loss") is None else r["loss"] for r in history],
-               color="0.5", ls="--", label="loss (with constraint terms)")
+        a.plot(
+            epochs,
+            [np.nan if r.get("loss") is None else r["loss"] for r in history],
+            color="0.5",
+            ls="--",
+            label="loss (with constraint terms)",
+        )
     a.set_title("objective")
     a.set_xlabel("epoch")
     a.legend(fontsize=8)
@@ -153,8 +158,7 @@ def plot_history(estimator, ax=None):
     for a, name in zip(axes[1:], names):
         values = _components([r["constraints"][name] for r in history])
         for k in range(values.shape[1]):
-            a.plot(epochs, values[:, k], color=color_of[name],
-                   label="value" if k == 0 else None)
+            a.plot(epochs, values[:, k], color=color_of[name], label="value" if k == 0 else None)
         c = constraints.get(name)
         if c is not None:
             for label, level in _levels(c):
@@ -180,11 +184,19 @@ def plot_history(estimator, ax=None):
         if any(isinstance(p, dict) for p in penalties):
             keys = list(dict.fromkeys(k for p in penalties if isinstance(p, dict) for k in p))
             for key in keys:
-                vals = _components([(p or {}).get(key, np.nan) if isinstance(p, dict) else np.nan
-                                    for p in penalties])
+                vals = _components(
+                    [
+                        (p or {}).get(key, np.nan) if isinstance(p, dict) else np.nan
+                        for p in penalties
+                    ]
+                )
                 for k in range(vals.shape[1]):
-                    a.plot(epochs, vals[:, k], color=color_of.get(key, "k"),
-                           label=key if k == 0 else None)
+                    a.plot(
+                        epochs,
+                        vals[:, k],
+                        color=color_of.get(key, "k"),
+                        label=key if k == 0 else None,
+                    )
             a.legend(fontsize=8)
         else:
             a.plot(epochs, [np.nan if p is None else float(p) for p in penalties], color="k")
@@ -237,8 +249,19 @@ def pareto_front(x, y, tighter="lower"):
     return front
 
 
-def plot_pareto(x, y, *, yerr=None, feasible=None, tighter="lower", selected=None, ax=None,
-                xlabel="level", ylabel="score", label=None):
+def plot_pareto(
+    x,
+    y,
+    *,
+    yerr=None,
+    feasible=None,
+    tighter="lower",
+    selected=None,
+    ax=None,
+    xlabel="level",
+    ylabel="score",
+    label=None,
+):
     """Scatter scores against levels and draw their Pareto front.
 
     Parameters
@@ -275,25 +298,48 @@ def plot_pareto(x, y, *, yerr=None, feasible=None, tighter="lower", selected=Non
     plt = _pyplot()
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
-    feasible = np.ones(len(x), dtype=bool) if feasible is None else np.asarray(feasible, bool).ravel()
+    feasible = (
+        np.ones(len(x), dtype=bool) if feasible is None else np.asarray(feasible, bool).ravel()
+    )
     if not (len(x) == len(y) == len(feasible)):
         raise ValueError("`x`, `y` and `feasible` must have the same length.")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     err = None if yerr is None else np.asarray(yerr, dtype=float).ravel()
-    ax.errorbar(x[feasible], y[feasible], yerr=None if err is None else err[feasible], fmt="o",
-                color="C0", capsize=3, label=label or "candidates")
+    ax.errorbar(
+        x[feasible],
+        y[feasible],
+        yerr=None if err is None else err[feasible],
+        fmt="o",
+        color="C0",
+        capsize=3,
+        label=label or "candidates",
+    )
     if np.any(~feasible):
-        ax.errorbar(x[~feasible], y[~feasible], yerr=None if err is None else err[~feasible],
-                    fmt="x", color="C3", capsize=3, label="constraint not met")
+        ax.errorbar(
+            x[~feasible],
+            y[~feasible],
+            yerr=None if err is None else err[~feasible],
+            fmt="x",
+            color="C3",
+            capsize=3,
+            label="constraint not met",
+        )
     front = pareto_front(np.where(feasible, x, np.nan), np.where(feasible, y, np.nan), tighter)
     order = np.argsort(x[front])
     if front.any():
-        ax.step(x[front][order], y[front][order], where="post" if tighter == "lower" else "pre",
-                color="C2", lw=1.5, label="Pareto front")
+        ax.step(
+            x[front][order],
+            y[front][order],
+            where="post" if tighter == "lower" else "pre",
+            color="C2",
+            lw=1.5,
+            label="Pareto front",
+        )
     if selected is not None:
-        ax.plot([x[selected]], [y[selected]], marker="*", ms=16, color="C1", ls="none",
-                label="selected")
+        ax.plot(
+            [x[selected]], [y[selected]], marker="*", ms=16, color="C1", ls="none", label="selected"
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
@@ -301,7 +347,7 @@ def plot_pareto(x, y, *, yerr=None, feasible=None, tighter="lower", selected=Non
 
 
 def _scoring_key(search, results, scoring):
-    metrics = sorted(k[len("mean_test_"):] for k in results if k.startswith("mean_test_"))
+    metrics = sorted(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
     if scoring is None:
         if "score" in metrics:
             return "score"
@@ -309,12 +355,15 @@ def _scoring_key(search, results, scoring):
             return search.refit
         raise ValueError(f"The search has several metrics {metrics}: pass `scoring=` to pick one.")
     if scoring not in metrics:
-        raise ValueError(f"`scoring`={scoring!r} is not a metric of the search; choose from {metrics}.")
+        raise ValueError(
+            f"`scoring`={scoring!r} is not a metric of the search; choose from {metrics}."
+        )
     return scoring
 
 
-def plot_level_sweep(search, param=None, *, scoring=None, violation=None, tol=0.0, ax=None,
-                     log_x=None):
+def plot_level_sweep(
+    search, param=None, *, scoring=None, violation=None, tol=0.0, ax=None, log_x=None
+):
     """Plot a fitted search's held-out score against a swept constraint level.
 
     Each candidate is drawn at its level with the mean score over the folds
@@ -376,8 +425,11 @@ def plot_level_sweep(search, param=None, *, scoring=None, violation=None, tol=0.
             f"plot_level_sweep needs a fitted search with `cv_results_`; {type(search).__name__} "
             "has none. Call search.fit(X, y) first."
         )
-    varying = [k[len("param_"):] for k in results if k.startswith("param_")
-               and len({repr(v) for v in results[k]}) > 1]
+    varying = [
+        k[len("param_") :]
+        for k in results
+        if k.startswith("param_") and len({repr(v) for v in results[k]}) > 1
+    ]
     if param is None:
         if len(varying) != 1:
             raise ValueError(
@@ -386,26 +438,41 @@ def plot_level_sweep(search, param=None, *, scoring=None, violation=None, tol=0.
             )
         param = varying[0]
     if f"param_{param}" not in results:
-        names = sorted(k[len("param_"):] for k in results if k.startswith("param_"))
-        raise ValueError(f"`param`={param!r} is not a parameter of the search; choose from {names}.")
+        names = sorted(k[len("param_") :] for k in results if k.startswith("param_"))
+        raise ValueError(
+            f"`param`={param!r} is not a parameter of the search; choose from {names}."
+        )
     metric = _scoring_key(search, results, scoring)
-    x = np.array([np.nan if v is None or v is np.ma.masked else float(v)
-                  for v in results[f"param_{param}"]], dtype=float)
+    x = np.array(
+        [np.nan if v is None or v is np.ma.masked else float(v) for v in results[f"param_{param}"]],
+        dtype=float,
+    )
     y = np.asarray(results[f"mean_test_{metric}"], dtype=float)
     yerr = np.asarray(results[f"std_test_{metric}"], dtype=float)
     feasible = np.ones(len(x), dtype=bool)
     if violation is not None:
         key = f"mean_test_{violation}"
         if key not in results:
-            metrics = sorted(k[len("mean_test_"):] for k in results if k.startswith("mean_test_"))
-            raise ValueError(f"`violation`={violation!r} is not a metric of the search; choose from {metrics}.")
+            metrics = sorted(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
+            raise ValueError(
+                f"`violation`={violation!r} is not a metric of the search; choose from {metrics}."
+            )
         feasible = np.abs(np.asarray(results[key], dtype=float)) <= tol
     tighter = "higher" if param.endswith("__lower") else "lower"
     selected = getattr(search, "best_index_", None)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
-    plot_pareto(x, y, yerr=yerr, feasible=feasible, tighter=tighter, selected=selected, ax=ax,
-                xlabel=param, ylabel=f"held-out {metric} (mean over folds)")
+    plot_pareto(
+        x,
+        y,
+        yerr=yerr,
+        feasible=feasible,
+        tighter=tighter,
+        selected=selected,
+        ax=ax,
+        xlabel=param,
+        ylabel=f"held-out {metric} (mean over folds)",
+    )
     if violation is not None and feasible.any():
         levels = np.unique(x[~np.isnan(x)])
         ok_levels = np.array([feasible[x == v].all() for v in levels])
@@ -416,8 +483,14 @@ def plot_level_sweep(search, param=None, *, scoring=None, violation=None, tol=0.
         first = True
         for i, ok in enumerate(ok_levels):
             if ok:
-                ax.axvspan(edges[i], edges[i + 1], color="C2", alpha=0.12, lw=0,
-                           label="held-out constraint met" if first else None)
+                ax.axvspan(
+                    edges[i],
+                    edges[i + 1],
+                    color="C2",
+                    alpha=0.12,
+                    lw=0,
+                    label="held-out constraint met" if first else None,
+                )
                 first = False
         ax.legend(fontsize=8)
     if _use_log(x[~np.isnan(x)], log_x):

@@ -34,7 +34,7 @@ def test_alternate_rotates_and_counts():
     order = []
     runners = {k: (lambda k=k: order.append(k)) for k in "abc"}
     wall, cpu = alternate(runners, repeats=3, warmup={k: (lambda: None) for k in "abc"})
-    assert order == list("abc" "bca" "cab")
+    assert order == list("abcbcacab")
     assert all(len(v) == 3 for v in wall.values()) and all(len(v) == 3 for v in cpu.values())
 
 
@@ -51,9 +51,13 @@ def test_bisection_follows_the_log_midpoints():
     assert coefs[:3] == [0.01, 100.0, pytest.approx(1.0)]
     assert [t.verdict for t in trials] == ["weak", "strong", "ok"]
     # a window it cannot reach within the budget: 6 runs, none acceptable
-    trials = tuning_cost.bisect(fit, 0.01, 100.0, lambda t: "weak" if t.value > 0.011 else "strong", max_runs=6)
+    trials = tuning_cost.bisect(
+        fit, 0.01, 100.0, lambda t: "weak" if t.value > 0.011 else "strong", max_runs=6
+    )
     assert len(trials) == 6 and all(t.verdict != "ok" for t in trials)
-    assert trials[3].coef == pytest.approx(10.0) and trials[4].coef == pytest.approx(math.sqrt(1000.0))
+    assert trials[3].coef == pytest.approx(10.0) and trials[4].coef == pytest.approx(
+        math.sqrt(1000.0)
+    )
 
 
 def test_overhead_smallest(tmp_path):
@@ -66,8 +70,12 @@ def test_overhead_smallest(tmp_path):
     assert "Orthogonality" in (tmp_path / "overhead_orth.md").read_text()
     goals = {f.name.split(": ")[-1]: f.goal for f in figures if f.goal}
     assert len([f for f in figures if f.goal]) == 4 + 4 + 3
-    assert goals == {"fp / unconstrained": "<= 1.10", "gda / unconstrained": "<= 1.10",
-                     "sal / unconstrained": "<= 1.10", "sadmm / unconstrained": "<= 1.25"}
+    assert goals == {
+        "fp / unconstrained": "<= 1.10",
+        "gda / unconstrained": "<= 1.10",
+        "sal / unconstrained": "<= 1.10",
+        "sadmm / unconstrained": "<= 1.25",
+    }
     assert all(0 < r < 100 for r in _finite_ratios(figures))
 
 
@@ -89,7 +97,9 @@ def test_minimize_overhead_same_point_and_file(tmp_path):
 
 
 def test_minimize_overhead_skips_cooper_cleanly(tmp_path, monkeypatch):
-    monkeypatch.setattr(minimize_overhead, "cooper_available", lambda: (False, "ImportError: no cooper"))
+    monkeypatch.setattr(
+        minimize_overhead, "cooper_available", lambda: (False, "ImportError: no cooper")
+    )
     figures = minimize_overhead.run(out_dir=tmp_path, steps=100, repeats=1)
     skipped = [f for f in figures if f.status == "skipped"]
     assert len(skipped) == 1 and "Cooper not importable" in skipped[0].note
@@ -122,11 +132,19 @@ def test_entry_point_writes_the_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| benchmark | figure | value | goal | status | command | note |" in out
     assert not (tmp_path / "SUMMARY.md").exists()  # --only never overwrites the summary
-    rows = entry.summary_text([Figure("overhead", "gda / unconstrained", 1.05, "<= 1.10", "python -m x", unit="x"),
-                               Figure("gpu", "resnet", None, ">= 0.9", "python -m y", note="skipped: no CUDA device")],
-                              60.0, False, [])
+    rows = entry.summary_text(
+        [
+            Figure("overhead", "gda / unconstrained", 1.05, "<= 1.10", "python -m x", unit="x"),
+            Figure("gpu", "resnet", None, ">= 0.9", "python -m y", note="skipped: no CUDA device"),
+        ],
+        60.0,
+        False,
+        [],
+    )
     assert "| overhead | gda / unconstrained | 1.050 x | <= 1.10 | pass | `python -m x` |" in rows
-    assert "| gpu | resnet | - | >= 0.9 | skipped | `python -m y` | skipped: no CUDA device |" in rows
+    assert (
+        "| gpu | resnet | - | >= 0.9 | skipped | `python -m y` | skipped: no CUDA device |" in rows
+    )
     assert "Goals met: 1, missed: 0, skipped: 1" in rows
 
 

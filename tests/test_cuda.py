@@ -68,9 +68,16 @@ def guarded_steps(monkeypatch):
 
 def _fit(constraints, method, groups=None, n=512, epochs=1, batch_size=64):
     X, y, g = _images(n)
-    clf = sc.ConstrainedClassifier(module=sc.models.ResNet13, module_params={"base_width": 8},
-                                   constraints=constraints, method=method, max_epochs=epochs,
-                                   batch_size=batch_size, device="cuda", random_state=0)
+    clf = sc.ConstrainedClassifier(
+        module=sc.models.ResNet13,
+        module_params={"base_width": 8},
+        constraints=constraints,
+        method=method,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        device="cuda",
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if groups:
@@ -94,14 +101,24 @@ def test_norm_constraints_step_without_sync(method, guarded_steps):
     assert np.isfinite(clf.history_[-1]["objective"])
 
 
-@pytest.mark.parametrize("method", [
-    "fp", "gda", "sal",
-    pytest.param("sadmm", marks=pytest.mark.xfail(
-        strict=True, raises=RuntimeError,
-        reason="S-ADMM projects onto Orthogonality(bound=0) with torch.linalg.svd, which "
-               "synchronises on CUDA (documented by PyTorch); a sync-free polar factor "
-               "(Newton-Schulz) would remove it")),
-])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "fp",
+        "gda",
+        "sal",
+        pytest.param(
+            "sadmm",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=RuntimeError,
+                reason="S-ADMM projects onto Orthogonality(bound=0) with torch.linalg.svd, which "
+                "synchronises on CUDA (documented by PyTorch); a sync-free polar factor "
+                "(Newton-Schulz) would remove it",
+            ),
+        ),
+    ],
+)
 def test_orthogonality_steps_without_sync(method, guarded_steps):
     cons = {"orth": Orthogonality(params=["stem.0.weight", "fc.weight"])}
     _fit(cons, method)
@@ -134,11 +151,14 @@ def _count_syncs(fn):
     return sum("synchronizing CUDA operation" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("method,cons,groups", [
-    ("gda", {"l1": L1Norm(bound=200.0)}, False),
-    ("gda", {"dp": DemographicParity(bound=0.05)}, True),
-    ("sal", {"l2": L2Norm(bound=20.0)}, False),
-])
+@pytest.mark.parametrize(
+    "method,cons,groups",
+    [
+        ("gda", {"l1": L1Norm(bound=200.0)}, False),
+        ("gda", {"dp": DemographicParity(bound=0.05)}, True),
+        ("sal", {"l2": L2Norm(bound=20.0)}, False),
+    ],
+)
 def test_syncs_per_fit_do_not_grow_with_the_steps(method, cons, groups):
     # same data and epochs; 4 times as many steps per epoch with the smaller batch
     few = _count_syncs(lambda: _fit(cons, method, groups=groups, epochs=2, batch_size=256))

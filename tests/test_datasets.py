@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from sklearn_constrained.datasets import load_adult, load_german_credit, load_mnist_5k
-from sklearn_constrained.datasets import _loaders
+from sklearn_constrained.datasets import _loaders, load_adult, load_german_credit, load_mnist_5k
 
 DATA_FILES = (
     "adult.data.gz",
@@ -185,9 +184,7 @@ def test_german_credit_age():
     frame = load_german_credit(sensitive="age", as_frame=True)
     assert "age" not in frame.data.columns
     assert frame.sensitive.value_counts().to_dict() == {"adult": 851, "young": 149}
-    np.testing.assert_array_equal(
-        frame.sensitive == "adult", frame.frame["age"].to_numpy() >= 25
-    )
+    np.testing.assert_array_equal(frame.sensitive == "adult", frame.frame["age"].to_numpy() >= 25)
     assert load_german_credit(drop_sensitive=False).data.shape == (1000, 26)
 
 

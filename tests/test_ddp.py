@@ -1,5 +1,6 @@
 """Data-parallel training on 2 CPU processes (gloo): identical multipliers on every rank, and the
-same model as single-process training on the same global batch."""
+same model as single-process training on the same global batch.
+"""
 
 import os
 import warnings
@@ -26,8 +27,14 @@ def _estimator(batch_size, distributed, with_rate):
     constraints = {"l2": L2Norm(bound=60.0)}
     if with_rate:
         constraints["rate0"] = PredictionRate(label=0, upper=0.05)
-    return ConstrainedClassifier(constraints=constraints, max_epochs=EPOCHS, batch_size=batch_size,
-                                 random_state=0, device="cpu", distributed=distributed)
+    return ConstrainedClassifier(
+        constraints=constraints,
+        max_epochs=EPOCHS,
+        batch_size=batch_size,
+        random_state=0,
+        device="cpu",
+        distributed=distributed,
+    )
 
 
 def _worker(rank, world, init_file, out_dir):
@@ -40,9 +47,12 @@ def _worker(rank, world, init_file, out_dir):
                 warnings.simplefilter("ignore")
                 clf = _estimator(BATCH, True, with_rate).fit(X, y)
             weights = {k: v.detach().numpy() for k, v in clf.module_.state_dict().items()}
-            np.savez(os.path.join(out_dir, f"rate{int(with_rate)}_rank{rank}.npz"), **weights,
-                     **{f"mult_{k}": v for k, v in clf.multipliers_.items()},
-                     proba=clf.predict_proba(X))
+            np.savez(
+                os.path.join(out_dir, f"rate{int(with_rate)}_rank{rank}.npz"),
+                **weights,
+                **{f"mult_{k}": v for k, v in clf.multipliers_.items()},
+                proba=clf.predict_proba(X),
+            )
     finally:
         dist.destroy_process_group()
 
@@ -52,8 +62,10 @@ def ddp_results(tmp_path_factory):
     """One launch of 2 gloo processes; each fits with and without a rate constraint."""
     tmp = tmp_path_factory.mktemp("ddp")
     mp.spawn(_worker, args=(2, str(tmp / "init"), str(tmp)), nprocs=2, join=True)
-    return {with_rate: [dict(np.load(tmp / f"rate{with_rate}_rank{r}.npz")) for r in range(2)]
-            for with_rate in (0, 1)}
+    return {
+        with_rate: [dict(np.load(tmp / f"rate{with_rate}_rank{r}.npz")) for r in range(2)]
+        for with_rate in (0, 1)
+    }
 
 
 def test_ddp_matches_single_process_on_the_same_global_batch(ddp_results):

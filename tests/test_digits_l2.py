@@ -25,8 +25,9 @@ def test_gda_meets_quarter_of_unconstrained_norm(digits, unconstrained):
     Xtr, Xte, ytr, yte = digits
     unc, w2 = unconstrained
     bound = w2 / 4
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=bound)}, method=GDA(),
-                                max_epochs=EPOCHS, random_state=0).fit(Xtr, ytr)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=bound)}, method=GDA(), max_epochs=EPOCHS, random_state=0
+    ).fit(Xtr, ytr)
     value = clf.evaluate_constraints(Xte)["l2"]
     assert value == pytest.approx(squared_weight_norm(clf.module_), rel=1e-5)
     assert value <= 1.01 * bound
@@ -44,8 +45,12 @@ def test_fixed_small_penalty_ends_infeasible(digits, unconstrained):
     Xtr, Xte, ytr, yte = digits
     _, w2 = unconstrained
     bound = w2 / 4
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=bound)}, method=FixedPenalty(1e-4),
-                                max_epochs=EPOCHS, random_state=0)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=bound)},
+        method=FixedPenalty(1e-4),
+        max_epochs=EPOCHS,
+        random_state=0,
+    )
     with pytest.warns(ConvergenceWarning, match="does not satisfy"):
         clf.fit(Xtr, ytr)
     assert not clf.feasible_

@@ -29,11 +29,15 @@ def _all_modules():
 
 MODULES = _all_modules()
 
+
 def test_the_package_has_modules_with_examples():
     # The walk found the package's modules, so the parametrisation below
     # cannot pass vacuously.
-    assert {"sklearn_constrained._classifier", "sklearn_constrained.constraints._weights",
-            "sklearn_constrained.plotting"} <= set(MODULES)
+    assert {
+        "sklearn_constrained._classifier",
+        "sklearn_constrained.constraints._weights",
+        "sklearn_constrained.plotting",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -48,28 +52,47 @@ def test_docstring_examples_pass(name):
         for test in sorted(tests, key=lambda t: t.name):
             runner.run(test, out=report.append)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}:\n" + "".join(report)
+    assert result.failed == 0, (
+        f"{result.failed} docstring example(s) failed in {name}:\n" + "".join(report)
+    )
 
 
 #: every class and function the public contract names (CONTRACT.md)
 CONTRACT_NAMES = {
     "sklearn_constrained": ["ConstrainedClassifier", "ConstrainedRegressor"],
     "sklearn_constrained.constraints": [
-        "L2Norm", "L1Norm", "Orthogonality", "NonNegativity", "Simplex", "Density",
-        "PredictionRate", "DemographicParity", "EqualizedOdds", "TruePositiveRate",
-        "FalsePositiveRate", "TruePositiveRateParity", "FalsePositiveRateParity",
-        "ErrorRateParity", "BoundedGroupLoss",
+        "L2Norm",
+        "L1Norm",
+        "Orthogonality",
+        "NonNegativity",
+        "Simplex",
+        "Density",
+        "PredictionRate",
+        "DemographicParity",
+        "EqualizedOdds",
+        "TruePositiveRate",
+        "FalsePositiveRate",
+        "TruePositiveRateParity",
+        "FalsePositiveRateParity",
+        "ErrorRateParity",
+        "BoundedGroupLoss",
     ],
     "sklearn_constrained.methods": ["FixedPenalty", "SAL", "SADMM", "GDA"],
     "sklearn_constrained.optim": ["minimize", "Inequality", "Equality"],
     "sklearn_constrained.metrics": [
-        "constraint_violation", "constraint_violation_ratio", "make_constraint_scorer",
+        "constraint_violation",
+        "constraint_violation_ratio",
+        "make_constraint_scorer",
     ],
     "sklearn_constrained.model_selection": ["best_feasible"],
     "sklearn_constrained.models": ["Linear", "MLP", "CNN", "ResNet13", "VGG11", "GENEONet"],
     "sklearn_constrained.datasets": ["load_adult", "load_german_credit", "load_mnist_5k"],
-    "sklearn_constrained.plotting": ["plot_history", "plot_level_sweep", "plot_pareto",
-                                     "pareto_front"],
+    "sklearn_constrained.plotting": [
+        "plot_history",
+        "plot_level_sweep",
+        "plot_pareto",
+        "pareto_front",
+    ],
 }
 CONTRACT = [f"{m}.{n}" for m, names in CONTRACT_NAMES.items() for n in names]
 

@@ -1,5 +1,6 @@
 """Fairness constraints on German credit, metadata routing, scorers and
-best_feasible, errors, held-out dual estimates and batches missing a group."""
+best_feasible, errors, held-out dual estimates and batches missing a group.
+"""
 
 import warnings
 
@@ -50,8 +51,13 @@ def np_rates(pred, y, s):
     tpr = [np.mean(pred[(s == g) & (y == 1)] == 1) for g in groups]
     fpr = [np.mean(pred[(s == g) & (y == 0)] == 1) for g in groups]
     err = [np.mean(pred[s == g] != y[s == g]) for g in groups]
-    return {"dp": _gap(sel), "tpr": _gap(tpr), "fpr": _gap(fpr), "eo": max(_gap(tpr), _gap(fpr)),
-            "err": _gap(err)}
+    return {
+        "dp": _gap(sel),
+        "tpr": _gap(tpr),
+        "fpr": _gap(fpr),
+        "eo": max(_gap(tpr), _gap(fpr)),
+        "err": _gap(err),
+    }
 
 
 def np_group_losses(proba, y, s):
@@ -60,8 +66,15 @@ def np_group_losses(proba, y, s):
 
 
 def logreg(**kwargs):
-    params = {"module": sc.models.Linear, "method": GDA(dual_lr=0.1), "optimizer": "adam",
-              "lr": 0.05, "batch_size": -1, "max_epochs": 300, "random_state": 0}
+    params = {
+        "module": sc.models.Linear,
+        "method": GDA(dual_lr=0.1),
+        "optimizer": "adam",
+        "lr": 0.05,
+        "batch_size": -1,
+        "max_epochs": 300,
+        "random_state": 0,
+    }
     params.update(kwargs)
     return sc.ConstrainedClassifier(**params)
 
@@ -74,13 +87,16 @@ def fit_quietly(est, *args, **kwargs):
 
 # unconstrained logistic regression on German credit (age): DP gap 0.147,
 # TPR gap 0.095, FPR gap 0.132, error-rate gap 0.071; the bounds below bind.
-@pytest.mark.parametrize("key, constraint", [
-    ("dp", DemographicParity(bound=0.05)),
-    ("eo", EqualizedOdds(bound=0.05)),
-    ("tpr", TruePositiveRateParity(bound=0.03)),
-    ("fpr", FalsePositiveRateParity(bound=0.05)),
-    ("err", ErrorRateParity(bound=0.02)),
-])
+@pytest.mark.parametrize(
+    "key, constraint",
+    [
+        ("dp", DemographicParity(bound=0.05)),
+        ("eo", EqualizedOdds(bound=0.05)),
+        ("tpr", TruePositiveRateParity(bound=0.03)),
+        ("fpr", FalsePositiveRateParity(bound=0.05)),
+        ("err", ErrorRateParity(bound=0.02)),
+    ],
+)
 def test_fairness_constraint_reaches_its_bound_on_german_credit(german, key, constraint):
     X, y, s = german
     unconstrained = np_rates(fit_quietly(logreg(), X, y).predict(X), y, s)
@@ -101,8 +117,12 @@ def test_bounded_group_loss_classifier(german):
     X, y, s = german
     base = np_group_losses(fit_quietly(logreg(), X, y).predict_proba(X), y, s)
     assert max(base.values()) > 0.57
-    clf = fit_quietly(logreg(constraints={"bgl": BoundedGroupLoss(bound=0.55)},
-                             method=GDA(dual_lr=1.0)), X, y, sensitive_features=s)
+    clf = fit_quietly(
+        logreg(constraints={"bgl": BoundedGroupLoss(bound=0.55)}, method=GDA(dual_lr=1.0)),
+        X,
+        y,
+        sensitive_features=s,
+    )
     losses = np_group_losses(clf.predict_proba(X), y, s)
     assert max(losses.values()) <= 0.55 * (1 + TOL)
     assert clf.evaluate_constraints(X, y, s)["bgl"] == pytest.approx(max(losses.values()), rel=1e-4)
@@ -115,17 +135,26 @@ def test_bounded_group_loss_regressor():
     s = np.where(rng.rand(400) < 0.25, "minority", "majority")
     noise = np.where(s == "minority", 2.0, 0.5)
     y = 3 * X[:, 0] + 10 + noise * rng.randn(400) + 4.0 * (s == "minority") * X[:, 1] ** 2
-    reg = sc.ConstrainedRegressor(module=sc.models.Linear, max_epochs=300, batch_size=-1,
-                                  lr=0.05, random_state=0)
+    reg = sc.ConstrainedRegressor(
+        module=sc.models.Linear, max_epochs=300, batch_size=-1, lr=0.05, random_state=0
+    )
     fit_quietly(reg, X, y)
     mse = {g: np.mean((reg.predict(X)[s == g] - y[s == g]) ** 2) for g in ("majority", "minority")}
     bound = 0.8 * mse["minority"]
     assert mse["majority"] < bound
-    con = sc.ConstrainedRegressor(module=sc.models.Linear, max_epochs=300, batch_size=-1,
-                                  lr=0.05, random_state=0, method=GDA(dual_lr=0.05),
-                                  constraints={"bgl": BoundedGroupLoss(bound=bound)})
+    con = sc.ConstrainedRegressor(
+        module=sc.models.Linear,
+        max_epochs=300,
+        batch_size=-1,
+        lr=0.05,
+        random_state=0,
+        method=GDA(dual_lr=0.05),
+        constraints={"bgl": BoundedGroupLoss(bound=bound)},
+    )
     fit_quietly(con, X, y, sensitive_features=s)
-    mse_c = {g: np.mean((con.predict(X)[s == g] - y[s == g]) ** 2) for g in ("majority", "minority")}
+    mse_c = {
+        g: np.mean((con.predict(X)[s == g] - y[s == g]) ** 2) for g in ("majority", "minority")
+    }
     assert max(mse_c.values()) <= bound * (1 + TOL)
     assert con.evaluate_constraints(X, y, s)["bgl"] == pytest.approx(max(mse_c.values()), rel=1e-3)
 
@@ -144,15 +173,28 @@ def test_three_groups_and_multiclass_error_parity():
         return _gap([np.mean(pred[s == g] != y[s == g]) for g in ("a", "b", "c")])
 
     assert err_gap(base.predict(X)) > 0.15
-    clf = fit_quietly(logreg(constraints={"err": ErrorRateParity(bound=0.05)}, max_epochs=400,
-                             method=GDA(dual_lr=1.0)), X, y, sensitive_features=s)
+    clf = fit_quietly(
+        logreg(
+            constraints={"err": ErrorRateParity(bound=0.05)},
+            max_epochs=400,
+            method=GDA(dual_lr=1.0),
+        ),
+        X,
+        y,
+        sensitive_features=s,
+    )
     assert err_gap(clf.predict(X)) <= 0.05 + TOL
     assert clf.multipliers_["err"].shape == (6,)  # one per ordered pair of 3 groups
     with pytest.raises(ValueError, match="pos_label"):
-        fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.1)}), X, y,
-                    sensitive_features=s)
-    dp = fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.05, pos_label=2)}),
-                     X, y, sensitive_features=s)
+        fit_quietly(
+            logreg(constraints={"dp": DemographicParity(bound=0.1)}), X, y, sensitive_features=s
+        )
+    dp = fit_quietly(
+        logreg(constraints={"dp": DemographicParity(bound=0.05, pos_label=2)}),
+        X,
+        y,
+        sensitive_features=s,
+    )
     pred = dp.predict(X)
     assert _gap([np.mean(pred[s == g] == 2) for g in ("a", "b", "c")]) <= 0.05 + TOL
 
@@ -170,9 +212,18 @@ def test_batches_missing_a_group():
         return _gap([np.mean(pred[s == g]) for g in ("common", "rare")])
 
     assert gap(base.predict(X)) > 0.4
-    clf = fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.1)}, batch_size=16,
-                             max_epochs=15, lr=0.01, method=GDA(dual_lr=0.05)),
-                      X, y, sensitive_features=s)
+    clf = fit_quietly(
+        logreg(
+            constraints={"dp": DemographicParity(bound=0.1)},
+            batch_size=16,
+            max_epochs=15,
+            lr=0.01,
+            method=GDA(dual_lr=0.05),
+        ),
+        X,
+        y,
+        sensitive_features=s,
+    )
     assert np.isfinite(clf.multipliers_["dp"]).all()
     assert gap(clf.predict(X)) <= 0.1 + TOL
     assert all(np.isfinite(h["constraints"]["dp"]) for h in clf.history_)
@@ -180,26 +231,36 @@ def test_batches_missing_a_group():
 
 def test_dual_split_holds_out_data_for_the_multipliers(german):
     X, y, s = german
-    clf = logreg(constraints={"dp": DemographicParity(bound=0.05)}, dual_split=0.3,
-                 batch_size=64, max_epochs=40, lr=0.01)
+    clf = logreg(
+        constraints={"dp": DemographicParity(bound=0.05)},
+        dual_split=0.3,
+        batch_size=64,
+        max_epochs=40,
+        lr=0.01,
+    )
     fit_quietly(clf, X, y, sensitive_features=s)
     assert clf.get_params()["dual_split"] == 0.3
     # the selection and the multipliers saw the held-out part: the chosen
     # iterate is feasible there, and the model is a real classifier
     assert any(h.get("selected") for h in clf.history_)
     selected = next(h for h in clf.history_ if h.get("selected"))
-    assert selected["selection"]["feasible"] or selected["selection"]["constraints"]["dp"] <= 0.05 + TOL
+    assert (
+        selected["selection"]["feasible"]
+        or selected["selection"]["constraints"]["dp"] <= 0.05 + TOL
+    )
     assert clf.score(X, y) > 0.7
     for bad in (0.0, 1.0, -0.2, "half", True):
         with pytest.raises(ValueError, match="dual_split"):
             logreg(constraints={"dp": DemographicParity(bound=0.05)}, dual_split=bad).fit(
-                X, y, sensitive_features=s)
+                X, y, sensitive_features=s
+            )
 
 
 def test_best_feasible_iterate_is_recorded(german):
     X, y, s = german
-    clf = fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.05)}), X, y,
-                      sensitive_features=s)
+    clf = fit_quietly(
+        logreg(constraints={"dp": DemographicParity(bound=0.05)}), X, y, sensitive_features=s
+    )
     selected = [h for h in clf.history_ if h.get("selected")]
     assert len(selected) == 1 and selected[0]["selection"]["feasible"]
     assert all("selection" in h and "violations" in h for h in clf.history_)
@@ -236,13 +297,15 @@ def test_group_errors(german):
 # ---------------------------------------------------------------------------
 def test_constraint_scorer_values(german):
     X, y, s = german
-    clf = fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.05)}), X, y,
-                      sensitive_features=s)
+    clf = fit_quietly(
+        logreg(constraints={"dp": DemographicParity(bound=0.05)}), X, y, sensitive_features=s
+    )
     gap = np_rates(clf.predict(X), y, s)["dp"]
     value = make_constraint_scorer("dp", response="value")(clf, X, y, sensitive_features=s)
     assert value == pytest.approx(gap, abs=1e-6)
     assert make_constraint_scorer("dp")(clf, X, y, sensitive_features=s) == pytest.approx(
-        -max(0.0, gap - 0.05), abs=1e-6)
+        -max(0.0, gap - 0.05), abs=1e-6
+    )
     # on a subset where the gap exceeds the bound the violation shows
     rng = np.random.RandomState(0)
     worst = None
@@ -254,12 +317,16 @@ def test_constraint_scorer_values(german):
             break
     assert worst is not None
     idx, g = worst
-    assert make_constraint_scorer("dp")(clf, X[idx], y[idx], sensitive_features=s[idx]) == \
-        pytest.approx(-(g - 0.05), abs=1e-6)
+    assert make_constraint_scorer("dp")(
+        clf, X[idx], y[idx], sensitive_features=s[idx]
+    ) == pytest.approx(-(g - 0.05), abs=1e-6)
     # judged against a target level instead of the estimator's own
-    assert make_constraint_scorer("dp", level=0.01)(clf, X, y, sensitive_features=s) == \
-        pytest.approx(-max(0.0, gap - 0.01), abs=1e-6)
-    assert make_constraint_scorer("dp", level={"bound": 0.2})(clf, X, y, sensitive_features=s) == 0.0
+    assert make_constraint_scorer("dp", level=0.01)(
+        clf, X, y, sensitive_features=s
+    ) == pytest.approx(-max(0.0, gap - 0.01), abs=1e-6)
+    assert (
+        make_constraint_scorer("dp", level={"bound": 0.2})(clf, X, y, sensitive_features=s) == 0.0
+    )
     with pytest.raises(ValueError, match="unknown parameters"):
         make_constraint_scorer("dp", level={"upper": 0.1})(clf, X, y, sensitive_features=s)
     with pytest.raises(ValueError, match="response"):
@@ -286,11 +353,16 @@ def test_grid_search_with_best_feasible(german):
         clf = logreg(constraints={"dp": DemographicParity(bound=0.05)}, max_epochs=150)
         clf.set_fit_request(sensitive_features=True)
         search = GridSearchCV(
-            clf, {"constraints__dp__bound": [0.02, 0.3]},
-            scoring={"accuracy": "accuracy", "dp": make_constraint_scorer("dp"),
-                     "gap": make_constraint_scorer("dp", response="value")},
-            refit=best_feasible("accuracy", ["dp"], tol=0.03), cv=KFold(3, shuffle=True,
-                                                                       random_state=0))
+            clf,
+            {"constraints__dp__bound": [0.02, 0.3]},
+            scoring={
+                "accuracy": "accuracy",
+                "dp": make_constraint_scorer("dp"),
+                "gap": make_constraint_scorer("dp", response="value"),
+            },
+            refit=best_feasible("accuracy", ["dp"], tol=0.03),
+            cv=KFold(3, shuffle=True, random_state=0),
+        )
         fit_quietly(search, X, y, sensitive_features=s)
     res = search.cv_results_
     assert set(res["param_constraints__dp__bound"]) == {0.02, 0.3}
@@ -300,18 +372,25 @@ def test_grid_search_with_best_feasible(german):
     assert -res["mean_test_dp"][best] <= 0.03
     feasible = -res["mean_test_dp"] <= 0.03
     assert res["mean_test_accuracy"][best] == res["mean_test_accuracy"][feasible].max()
-    assert search.best_estimator_.constraints_["dp"].bound == res["params"][best]["constraints__dp__bound"]
+    assert (
+        search.best_estimator_.constraints_["dp"].bound
+        == res["params"][best]["constraints__dp__bound"]
+    )
 
 
 def test_best_feasible_rules():
-    cv = {"mean_test_acc": np.array([0.9, 0.8, 0.85, 0.7]),
-          "mean_test_dp": np.array([-0.2, 0.0, -0.01, 0.0]),
-          "mean_test_l2": np.array([0.0, -0.5, 0.0, 0.0])}
-    assert best_feasible("acc")(cv) == 3          # both constraints (None: all others)
+    cv = {
+        "mean_test_acc": np.array([0.9, 0.8, 0.85, 0.7]),
+        "mean_test_dp": np.array([-0.2, 0.0, -0.01, 0.0]),
+        "mean_test_l2": np.array([0.0, -0.5, 0.0, 0.0]),
+    }
+    assert best_feasible("acc")(cv) == 3  # both constraints (None: all others)
     assert best_feasible("acc", "dp")(cv) == 1
     assert best_feasible("acc", ["dp"], tol=0.02)(cv) == 2
-    infeasible = {"mean_test_acc": np.array([0.9, 0.8, 0.7]),
-                  "mean_test_dp": np.array([-0.2, -0.05, -0.05])}
+    infeasible = {
+        "mean_test_acc": np.array([0.9, 0.8, 0.7]),
+        "mean_test_dp": np.array([-0.2, -0.05, -0.05]),
+    }
     with pytest.warns(NoFeasibleCandidateWarning):
         assert best_feasible("acc")(infeasible) == 1
     with pytest.warns(NoFeasibleCandidateWarning):
@@ -330,12 +409,17 @@ def test_fitted_estimator_pickles_without_the_training_data(german):
     from sklearn.base import clone
 
     X, y, s = german
-    clf = fit_quietly(logreg(constraints={"dp": DemographicParity(bound=0.05)}, max_epochs=20), X, y,
-                      sensitive_features=s)
+    clf = fit_quietly(
+        logreg(constraints={"dp": DemographicParity(bound=0.05)}, max_epochs=20),
+        X,
+        y,
+        sensitive_features=s,
+    )
     blob = pickle.dumps(clf)
     assert len(blob) < X.astype(np.float32).nbytes  # the selection data are not kept
     again = pickle.loads(blob)
     assert np.array_equal(again.predict(X), clf.predict(X))
     assert again.evaluate_constraints(X, sensitive_features=s) == clf.evaluate_constraints(
-        X, sensitive_features=s)
+        X, sensitive_features=s
+    )
     assert clone(clf).get_params()["constraints__dp__bound"] == 0.05

@@ -1,7 +1,8 @@
 """GDA's dual optimizers (SGD, PI, nuPI), the augmented Lagrangian, and
 Example 1 of Ramirez et al. (the concave 2D problem) solved through
 ``optim.minimize``: nuPI and the augmented Lagrangian recover the known
-solution, plain GDA oscillates."""
+solution, plain GDA oscillates.
+"""
 
 import math
 
@@ -32,7 +33,7 @@ def _steps(m, errors):
 
 
 def _nupi_reference(errors, lr, kp, nu, lam0=0.0, project=True):
-    """nuPI of Sohrabi et al. (2024) with xi_{-1} = e_0 (first step = SGD)."""
+    """NuPI of Sohrabi et al. (2024) with xi_{-1} = e_0 (first step = SGD)."""
     lam, xi_prev, out = lam0, errors[0], []
     for e in errors:
         xi = nu * xi_prev + (1 - nu) * e
@@ -64,7 +65,9 @@ def test_pi_ignores_nu_and_kp_zero_is_sgd():
     pi = _steps(_gda(dual_lr=0.1, dual_optimizer="pi", kp=2.0, nu=0.9), errors)
     assert pi == pytest.approx(_nupi_reference(errors, 0.1, 2.0, 0.0))
     sgd = _steps(_gda(dual_lr=0.1), errors)
-    assert _steps(_gda(dual_lr=0.1, dual_optimizer="nupi", kp=0.0, nu=0.5), errors) == pytest.approx(sgd)
+    assert _steps(
+        _gda(dual_lr=0.1, dual_optimizer="nupi", kp=0.0, nu=0.5), errors
+    ) == pytest.approx(sgd)
     # equality multipliers are not projected
     eq = _steps(_gda(kind="equality", dual_lr=0.1, dual_optimizer="pi", kp=2.0), [-1.0, -3.0])
     assert eq == pytest.approx(_nupi_reference([-1.0, -3.0], 0.1, 2.0, 0.0, project=False))
@@ -103,8 +106,11 @@ def test_augmented_primal_gradients_and_zero_penalty():
     for g in [1.0, -5.0, 0.0, -1.0]:
         for m in (plain, zero):
             p = torch.tensor([g], dtype=torch.float64, requires_grad=True)
-            loss = m._compute_loss(torch.tensor(0.0, dtype=torch.float64), {"g": ConstraintEval(p, p, p)},
-                                   update_duals=True)
+            loss = m._compute_loss(
+                torch.tensor(0.0, dtype=torch.float64),
+                {"g": ConstraintEval(p, p, p)},
+                update_duals=True,
+            )
             loss.backward()
             assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
         assert float(zero.multipliers_["g"]) == float(plain.multipliers_["g"])
@@ -112,11 +118,23 @@ def test_augmented_primal_gradients_and_zero_penalty():
 
 def test_lbfgs_updates_the_duals_once_per_step():
     # many closure evaluations in the line search, one dual update at x0
-    res = minimize(lambda x: ((x - 2.0) ** 2).sum(), [0.0, 0.0], [Inequality(lambda x: x.sum(), upper=1.0)],
-                   method=GDA(dual_lr=0.25), optimizer="lbfgs", max_iter=1)
+    res = minimize(
+        lambda x: ((x - 2.0) ** 2).sum(),
+        [0.0, 0.0],
+        [Inequality(lambda x: x.sum(), upper=1.0)],
+        method=GDA(dual_lr=0.25),
+        optimizer="lbfgs",
+        max_iter=1,
+    )
     assert res.multipliers[0].tolist() == [0.0]  # defect at x0 is -1: [0 - 0.25]_+ = 0
-    res = minimize(lambda x: ((x - 2.0) ** 2).sum(), [1.0, 2.0], [Inequality(lambda x: x.sum(), upper=1.0)],
-                   method=GDA(dual_lr=0.25), optimizer="lbfgs", max_iter=1)
+    res = minimize(
+        lambda x: ((x - 2.0) ** 2).sum(),
+        [1.0, 2.0],
+        [Inequality(lambda x: x.sum(), upper=1.0)],
+        method=GDA(dual_lr=0.25),
+        optimizer="lbfgs",
+        max_iter=1,
+    )
     assert res.multipliers[0].tolist() == [0.5]  # 0.25 * (3 - 1)
 
 
@@ -129,7 +147,7 @@ def test_lbfgs_updates_the_duals_once_per_step():
 # ---------------------------------------------------------------------------
 EPS = np.round(np.arange(1, 9) / 10, 1)
 X_STAR = np.arcsin(EPS)
-LAMBDA_STAR = EPS / np.sqrt(1 - EPS ** 2)
+LAMBDA_STAR = EPS / np.sqrt(1 - EPS**2)
 STEPS = 10_000
 
 
@@ -142,14 +160,27 @@ def _example_1(method, steps=STEPS, **kwargs):
 
     x0 = np.tile([0.05, 0.5], (len(EPS), 1))
     bounds = [(0.0, math.pi / 2), (None, None)] * len(EPS)
-    return minimize(f, x0, [Inequality(g, upper=EPS)], method=method, optimizer="sgd", lr=0.01,
-                    max_iter=steps, bounds=bounds, **kwargs)
+    return minimize(
+        f,
+        x0,
+        [Inequality(g, upper=EPS)],
+        method=method,
+        optimizer="sgd",
+        lr=0.01,
+        max_iter=steps,
+        bounds=bounds,
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("method", [
-    GDA(dual_lr=0.3, dual_optimizer="nupi", kp=40.0),  # App. B.1 of Ramirez et al.
-    GDA(dual_lr=10.0, augmented=True, penalty=10.0),  # App. D: the augmented Lagrangian
-], ids=["nupi", "augmented"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        GDA(dual_lr=0.3, dual_optimizer="nupi", kp=40.0),  # App. B.1 of Ramirez et al.
+        GDA(dual_lr=10.0, augmented=True, penalty=10.0),  # App. D: the augmented Lagrangian
+    ],
+    ids=["nupi", "augmented"],
+)
 def test_example_1_is_solved_by_nupi_and_the_augmented_lagrangian(method):
     res = _example_1(method)
     x, y = res.x[:, 0], res.x[:, 1]
@@ -162,7 +193,9 @@ def test_example_1_is_solved_by_nupi_and_the_augmented_lagrangian(method):
 def test_example_1_plain_gda_oscillates():
     xs = []
     # 4,000 steps: the oscillation is established after a few hundred
-    res = _example_1(GDA(dual_lr=0.3), steps=4000, inner_steps=50, callback=lambda xk: xs.append(xk[:, 0]))
+    res = _example_1(
+        GDA(dual_lr=0.3), steps=4000, inner_steps=50, callback=lambda xk: xs.append(xk[:, 0])
+    )
     window = np.array(xs[-40:])  # x over the last 2,000 steps
     # it never settles at the solution ...
     assert np.all(np.abs(window - X_STAR).max(axis=0) > 1e-2)

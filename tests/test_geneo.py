@@ -1,6 +1,7 @@
 """GENEONet: its operators are non-expansive and equivariant, its gradients
 are right, and L-BFGS with S-ADMM trains it to useful accuracy with its
-interpretability constraints met to 1e-6."""
+interpretability constraints met to 1e-6.
+"""
 
 import math
 
@@ -40,7 +41,9 @@ def test_operators_are_zero_mean_unit_l1_and_non_expansive():
     # zero mean: adding a constant to the image changes nothing away from the border
     with torch.no_grad():
         shifted = net.operator_responses(x + 5.0)
-    np.testing.assert_allclose(shifted[..., 2:-2, 2:-2].numpy(), R[..., 2:-2, 2:-2].numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        shifted[..., 2:-2, 2:-2].numpy(), R[..., 2:-2, 2:-2].numpy(), atol=1e-12
+    )
 
 
 def test_operators_are_rotation_equivariant():
@@ -56,7 +59,9 @@ def test_operators_are_rotation_equivariant():
         R_rot = turned.operator_responses(torch.rot90(x, 1, dims=(-2, -1)))
     torch.testing.assert_close(R_rot, torch.rot90(R, 1, dims=(-2, -1)))
     # the kernels themselves: rot90(K_theta) == K_{theta + pi/2}
-    torch.testing.assert_close(torch.rot90(net.kernels()[4:], 1, dims=(-2, -1)), turned.kernels()[4:])
+    torch.testing.assert_close(
+        torch.rot90(net.kernels()[4:], 1, dims=(-2, -1)), turned.kernels()[4:]
+    )
     # radial kernels are invariant under the quarter turn and the reflections
     K = net.kernels()[:4]
     torch.testing.assert_close(torch.rot90(K, 1, dims=(-2, -1)), K)
@@ -65,7 +70,7 @@ def test_operators_are_rotation_equivariant():
 
 def test_edges_and_bars_respond_to_what_their_orientation_says():
     img = torch.zeros(1, 1, 9, 9, dtype=torch.float64)
-    img[..., :, 4] = 1.0   # a vertical bright line
+    img[..., :, 4] = 1.0  # a vertical bright line
     net = GENEONet(81, 2, n_radial=0, n_edges=1, n_bars=1, n_channels=1).double()
     with torch.no_grad():
         net.orientation.copy_(torch.tensor([math.pi / 2, math.pi / 2]))  # both along the vertical
@@ -104,7 +109,10 @@ def test_gradients_match_finite_differences():
                 p[idx] -= 2 * eps
                 down = float(loss())
                 p[idx] += eps
-            assert float(grads[name][idx]) == pytest.approx((up - down) / (2 * eps), abs=1e-6), (name, idx)
+            assert float(grads[name][idx]) == pytest.approx((up - down) / (2 * eps), abs=1e-6), (
+                name,
+                idx,
+            )
 
 
 def test_features_threshold_after_pooling_equals_thresholding_first():
@@ -147,8 +155,13 @@ def _check_constraints_hold(net, atol=1e-6):
 def test_lbfgs_reaches_85_percent_on_digits_with_constraints_met(digits):
     X_train, X_test, y_train, y_test = digits
     clf = ConstrainedClassifier(
-        GENEONet, constraints=GENEONet.default_constraints(), method="sadmm", optimizer="lbfgs",
-        max_epochs=8, random_state=0, tol=1e-6,
+        GENEONet,
+        constraints=GENEONet.default_constraints(),
+        method="sadmm",
+        optimizer="lbfgs",
+        max_epochs=8,
+        random_state=0,
+        tol=1e-6,
     ).fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.85  # 0.94 measured
     assert clf.feasible_
@@ -163,10 +176,17 @@ def test_lbfgs_on_mnist_5k():
     from sklearn_constrained.datasets import load_mnist_5k
 
     X, y = load_mnist_5k(return_X_y=True, flatten=False)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
     clf = ConstrainedClassifier(
-        GENEONet, constraints=GENEONet.default_constraints(), method="sadmm", optimizer="lbfgs",
-        max_epochs=10, random_state=0, tol=1e-6,
+        GENEONet,
+        constraints=GENEONet.default_constraints(),
+        method="sadmm",
+        optimizer="lbfgs",
+        max_epochs=10,
+        random_state=0,
+        tol=1e-6,
     ).fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.9
     assert clf.feasible_

@@ -83,8 +83,11 @@ def test_augmented_lagrangian_terms_and_zero_penalty_is_finite():
 
 def test_fixed_penalty_is_hinge_times_coefficient():
     m = _setup(FixedPenalty(penalty={"g": 3.0}), {"g": "inequality", "h": "equality"})
-    loss = m._compute_loss(torch.tensor(1.0), _evals(g=torch.tensor([2.0, -1.0]), h=torch.tensor([-0.5])),
-                           update_duals=True)
+    loss = m._compute_loss(
+        torch.tensor(1.0),
+        _evals(g=torch.tensor([2.0, -1.0]), h=torch.tensor([-0.5])),
+        update_duals=True,
+    )
     assert float(loss) == pytest.approx(1.0 + 3.0 * 2.0 + 1.0 * 0.5)
     assert m._multipliers_numpy()["g"].tolist() == [3.0, 3.0]
     with pytest.raises(ValueError, match="unknown constraints"):

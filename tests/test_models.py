@@ -1,5 +1,6 @@
 """The model zoo: forward shapes on flat and 4-D input, parameter counts,
-image-shape inference and the estimators sizing the models from the data."""
+image-shape inference and the estimators sizing the models from the data.
+"""
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ COUNTS = {
     # 160 + 4,640 + 32*2*2->64 (8,256) + 650
     (CNN, DIGITS): 13_706,
     (ResNet13, CIFAR): 2_777_674,
-    (ResNet13, MNIST): 2_776_522,   # 1 152 fewer stem weights (64 * 9 * 2)
+    (ResNet13, MNIST): 2_776_522,  # 1 152 fewer stem weights (64 * 9 * 2)
     (VGG11, CIFAR): 9_228_362,
     (VGG11, MNIST): 9_227_210,
     # 4*2 radial + 8*2 oriented + 12 thresholds + 8x12 mixing + (8*2*2 -> 10) head
@@ -47,10 +48,21 @@ COUNTS = {
 }
 
 
-@pytest.mark.parametrize("cls, shape", [
-    (CNN, MNIST), (CNN, CIFAR), (CNN, DIGITS), (ResNet13, MNIST), (ResNet13, CIFAR),
-    (VGG11, MNIST), (VGG11, CIFAR), (GENEONet, DIGITS), (GENEONet, MNIST), (GENEONet, CIFAR),
-])
+@pytest.mark.parametrize(
+    "cls, shape",
+    [
+        (CNN, MNIST),
+        (CNN, CIFAR),
+        (CNN, DIGITS),
+        (ResNet13, MNIST),
+        (ResNet13, CIFAR),
+        (VGG11, MNIST),
+        (VGG11, CIFAR),
+        (GENEONet, DIGITS),
+        (GENEONet, MNIST),
+        (GENEONet, CIFAR),
+    ],
+)
 def test_forward_shapes_and_parameter_counts(cls, shape):
     torch.manual_seed(0)
     n = int(np.prod(shape))
@@ -97,15 +109,21 @@ def test_resolve_image_shape():
 def test_estimator_sizes_image_models_from_flat_and_4d_input(digits):
     X_train, X_test, y_train, _ = digits
     X_train, y_train = X_train[:300], y_train[:300]
-    for X_fit, X_eval in ((X_train, X_test), (X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8))):
-        clf = ConstrainedClassifier(CNN, module_params={"channels": (4, 8), "hidden": 16}, max_epochs=2,
-                                    random_state=0).fit(X_fit, y_train)
+    for X_fit, X_eval in (
+        (X_train, X_test),
+        (X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)),
+    ):
+        clf = ConstrainedClassifier(
+            CNN, module_params={"channels": (4, 8), "hidden": 16}, max_epochs=2, random_state=0
+        ).fit(X_fit, y_train)
         assert clf.module_.image_shape == (1, 8, 8)
         assert clf.predict(X_eval).shape == (len(X_eval),)
         assert set(clf.predict(X_eval)) <= set(clf.classes_)
     # a 4-D input with several channels: the shape comes from X
     X4 = np.repeat(X_train.reshape(-1, 1, 8, 8), 3, axis=1)
-    clf = ConstrainedClassifier(VGG11, module_params={"base_width": 4}, max_epochs=1, random_state=0).fit(X4, y_train)
+    clf = ConstrainedClassifier(
+        VGG11, module_params={"base_width": 4}, max_epochs=1, random_state=0
+    ).fit(X4, y_train)
     assert clf.module_.image_shape == (3, 8, 8)
     assert clf.predict_proba(X4[:5]).shape == (5, 10)
 

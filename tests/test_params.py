@@ -41,11 +41,14 @@ def test_clone_copies_constraints_and_method():
     assert clf.constraints["l2"].bound == 4.0 and m.penalty == 0.1
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"constraints__nope__bound": 1.0}, "no constraint named 'nope'"),
-    ({"constraints__l2__bond": 1.0}, "constraints__l2__bond"),
-    ({"method__dual_learning_rate": 1.0}, "method__dual_learning_rate"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"constraints__nope__bound": 1.0}, "no constraint named 'nope'"),
+        ({"constraints__l2__bond": 1.0}, "constraints__l2__bond"),
+        ({"method__dual_learning_rate": 1.0}, "method__dual_learning_rate"),
+    ],
+)
 def test_set_params_rejects_unknown_nested_keys(bad, match):
     clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=4.0)})
     with pytest.raises(ValueError, match=match):
@@ -54,8 +57,10 @@ def test_set_params_rejects_unknown_nested_keys(bad, match):
 
 def test_grid_search_over_level_in_pipeline(digits):
     Xtr, Xte, ytr, yte = digits
-    pipe = make_pipeline(StandardScaler(), ConstrainedClassifier(
-        constraints={"l2": L2Norm(bound=1.0)}, max_epochs=8, random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(),
+        ConstrainedClassifier(constraints={"l2": L2Norm(bound=1.0)}, max_epochs=8, random_state=0),
+    )
     bounds = [5.0, 40.0]
     search = GridSearchCV(pipe, {"constrainedclassifier__constraints__l2__bound": bounds}, cv=2)
     search.fit(Xtr, ytr)
@@ -73,8 +78,9 @@ def test_grid_search_over_level_in_pipeline(digits):
 
 def test_pickle_round_trip_identical_predictions(digits):
     Xtr, Xte, ytr, yte = digits
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=30.0)}, max_epochs=3,
-                                random_state=0).fit(Xtr, ytr)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=30.0)}, max_epochs=3, random_state=0
+    ).fit(Xtr, ytr)
     clone_ = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(clf.predict_proba(Xte), clone_.predict_proba(Xte))
     assert clone_.evaluate_constraints(Xte) == clf.evaluate_constraints(Xte)
@@ -83,8 +89,12 @@ def test_pickle_round_trip_identical_predictions(digits):
 
 def test_string_labels_and_float64_input(digits):
     Xtr, Xte, ytr, yte = digits
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    clf = ConstrainedClassifier(max_epochs=10, random_state=0).fit(Xtr.astype(np.float64), names[ytr])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    clf = ConstrainedClassifier(max_epochs=10, random_state=0).fit(
+        Xtr.astype(np.float64), names[ytr]
+    )
     assert set(clf.classes_) == set(names)
     pred = clf.predict(Xte)
     assert pred.dtype == names.dtype and set(pred) <= set(names)
@@ -102,8 +112,9 @@ def test_regressor_learns_linear_function_in_original_units(rng):
 
 def test_history_and_verbose_output(digits, capsys):
     Xtr, Xte, ytr, yte = digits
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=20.0)}, max_epochs=2, verbose=1,
-                                random_state=0).fit(Xtr, ytr)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=20.0)}, max_epochs=2, verbose=1, random_state=0
+    ).fit(Xtr, ytr)
     captured = capsys.readouterr()
     text = captured.out + captured.err
     assert "epoch    2" in text and "l2" in text and "mult" in text

@@ -44,8 +44,11 @@ def test_classifier_roundtrip_predicts_identically(data, tmp_path):
     Xdf = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     clf = ConstrainedClassifier(
         constraints={"dp": DemographicParity(0.1), "l2": L2Norm(5.0)},
-        method=GDA(dual_lr=0.3, dual_optimizer="pi", kp=2.0), module_params={"hidden_layer_sizes": (8, 4)},
-        max_epochs=4, batch_size=32, random_state=0,
+        method=GDA(dual_lr=0.3, dual_optimizer="pi", kp=2.0),
+        module_params={"hidden_layer_sizes": (8, 4)},
+        max_epochs=4,
+        batch_size=32,
+        random_state=0,
     )
     _quiet_fit(clf, Xdf, y, sensitive_features=groups)
     loaded = _roundtrip(clf, tmp_path)
@@ -61,8 +64,9 @@ def test_classifier_roundtrip_predicts_identically(data, tmp_path):
     for key in clf.multipliers_:
         assert np.array_equal(loaded.multipliers_[key], clf.multipliers_[key])
     assert [{k: v for k, v in r.items()} for r in loaded.history_] == clf.history_
-    assert loaded.evaluate_constraints(Xdf, y, sensitive_features=groups) == \
-        clf.evaluate_constraints(Xdf, y, sensitive_features=groups)
+    assert loaded.evaluate_constraints(
+        Xdf, y, sensitive_features=groups
+    ) == clf.evaluate_constraints(Xdf, y, sensitive_features=groups)
     assert loaded.score(Xdf, y) == clf.score(Xdf, y)
     # a loaded estimator is an ordinary one: clone, refit
     _quiet_fit(clone(loaded), Xdf, y, sensitive_features=groups)
@@ -71,13 +75,21 @@ def test_classifier_roundtrip_predicts_identically(data, tmp_path):
 def test_regressor_roundtrip_with_two_targets(data, tmp_path):
     X, _, _ = data
     Y = np.c_[X @ [1.0, -1.0, 0.5, 0.0], 100 + 10 * X[:, 0]]
-    reg = ConstrainedRegressor(constraints={"l1": L1Norm(20.0)}, method=SADMM(rho=0.5), max_epochs=3,
-                               random_state=0, optimizer=torch.optim.SGD, lr=0.05)
+    reg = ConstrainedRegressor(
+        constraints={"l1": L1Norm(20.0)},
+        method=SADMM(rho=0.5),
+        max_epochs=3,
+        random_state=0,
+        optimizer=torch.optim.SGD,
+        lr=0.05,
+    )
     _quiet_fit(reg, X, Y)
     loaded = _roundtrip(reg, tmp_path)
     assert loaded.optimizer is torch.optim.SGD
     assert np.array_equal(loaded.predict(X), reg.predict(X))
-    assert np.array_equal(loaded.y_mean_, reg.y_mean_) and np.array_equal(loaded.y_scale_, reg.y_scale_)
+    assert np.array_equal(loaded.y_mean_, reg.y_mean_) and np.array_equal(
+        loaded.y_scale_, reg.y_scale_
+    )
     one = ConstrainedRegressor(max_epochs=2, random_state=0).fit(X, Y[:, 0])
     assert _roundtrip(one, tmp_path).predict(X).shape == (len(X),)
 
@@ -94,7 +106,9 @@ def test_file_holds_only_tensors_and_json(data, tmp_path):
     meta = json.loads(payload["meta"])
     assert meta["format"] == "sklearn-constrained/1"
     assert meta["estimator"] == "sklearn_constrained._classifier:ConstrainedClassifier"
-    assert meta["params"]["__dict__"]["constraints"]["__dict__"]["nn"]["__object__"].endswith(":NonNegativity")
+    assert meta["params"]["__dict__"]["constraints"]["__dict__"]["nn"]["__object__"].endswith(
+        ":NonNegativity"
+    )
     assert set(payload["tensors"]["module"]) == set(clf.module_.state_dict())
     assert {"optimizer", "method", "generator", "rng_cpu"} <= set(payload["tensors"]["training"])
     # without the training state the file is smaller and still predicts
@@ -132,14 +146,33 @@ def _tamper(path, edit):
     torch.save(payload, path)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda m: m.update(estimator="os:system"), r"'os:system', which is not part of sklearn_constrained"),
-    (lambda m: m.update(estimator="sklearn_constrained.constraints:L2Norm"), "not a BaseConstrainedEstimator"),
-    (lambda m: m.update(estimator="sklearn_constrained._estimator:_qualname"), "not a public class"),
-    (lambda m: m["params"]["__dict__"].update(method={"__object__": "subprocess:Popen", "params": {}}),
-     "subprocess:Popen"),
-    (lambda m: m.update(format="other/9"), r"not a sklearn-constrained file \(format 'other/9'"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda m: m.update(estimator="os:system"),
+            r"'os:system', which is not part of sklearn_constrained",
+        ),
+        (
+            lambda m: m.update(estimator="sklearn_constrained.constraints:L2Norm"),
+            "not a BaseConstrainedEstimator",
+        ),
+        (
+            lambda m: m.update(estimator="sklearn_constrained._estimator:_qualname"),
+            "not a public class",
+        ),
+        (
+            lambda m: m["params"]["__dict__"].update(
+                method={"__object__": "subprocess:Popen", "params": {}}
+            ),
+            "subprocess:Popen",
+        ),
+        (
+            lambda m: m.update(format="other/9"),
+            r"not a sklearn-constrained file \(format 'other/9'",
+        ),
+    ],
+)
 def test_a_tampered_file_cannot_name_arbitrary_callables(data, tmp_path, edit, match):
     X, y, _ = data
     clf = ConstrainedClassifier(max_epochs=1, random_state=0).fit(X, y)
@@ -153,7 +186,9 @@ def test_a_tampered_file_cannot_name_arbitrary_callables(data, tmp_path, edit, m
 class TinyNet(torch.nn.Module):
     def __init__(self, width=3):
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(4, width), torch.nn.Tanh(), torch.nn.Linear(width, 2))
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(4, width), torch.nn.Tanh(), torch.nn.Linear(width, 2)
+        )
 
     def forward(self, x):
         return self.body(x)
@@ -161,11 +196,14 @@ class TinyNet(torch.nn.Module):
 
 def test_user_modules_need_the_caller_to_vouch_for_them(data, tmp_path):
     X, y, _ = data
-    by_class = ConstrainedClassifier(module=TinyNet, module_params={"width": 5}, max_epochs=2,
-                                     random_state=0).fit(X, y)
+    by_class = ConstrainedClassifier(
+        module=TinyNet, module_params={"width": 5}, max_epochs=2, random_state=0
+    ).fit(X, y)
     path = tmp_path / "cls.pt"
     by_class.save(path)
-    with pytest.raises(ValueError, match=r"TinyNet', which is not part of sklearn_constrained.*trusted="):
+    with pytest.raises(
+        ValueError, match=r"TinyNet', which is not part of sklearn_constrained.*trusted="
+    ):
         ConstrainedClassifier.load(path)
     loaded = ConstrainedClassifier.load(path, trusted=[TinyNet])
     assert np.array_equal(loaded.predict_proba(X), by_class.predict_proba(X))
@@ -183,14 +221,19 @@ def test_save_and_load_errors(data, tmp_path):
     X, y, _ = data
     with pytest.raises(NotFittedError):
         ConstrainedClassifier().save(tmp_path / "unfitted.pt")
-    odd = ConstrainedClassifier(constraints={"l2": L2Norm(5.0, params=lambda n, p: p.dim() > 1)},
-                                max_epochs=1, random_state=0)
+    odd = ConstrainedClassifier(
+        constraints={"l2": L2Norm(5.0, params=lambda n, p: p.dim() > 1)},
+        max_epochs=1,
+        random_state=0,
+    )
     _quiet_fit(odd, X, y)
     with pytest.raises(TypeError, match="Cannot save .*params.*Use pickle or joblib"):
         odd.save(tmp_path / "odd.pt")
     reg = ConstrainedRegressor(max_epochs=1, random_state=0).fit(X, X[:, 0])
     reg.save(tmp_path / "reg.pt")
-    with pytest.raises(TypeError, match="holds a ConstrainedRegressor, not a ConstrainedClassifier"):
+    with pytest.raises(
+        TypeError, match="holds a ConstrainedRegressor, not a ConstrainedClassifier"
+    ):
         ConstrainedClassifier.load(tmp_path / "reg.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a sklearn-constrained file"):

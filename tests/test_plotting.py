@@ -39,10 +39,13 @@ def _data(n=200, seed=0):
 
 def _fit(method="gda", constraints=None, epochs=4):
     X, y = _data()
-    constraints = constraints or {"l2": L2Norm(bound=0.5),
-                                  "rate": PredictionRate(label=1, lower=0.3, upper=0.6)}
-    clf = ConstrainedClassifier(constraints=constraints, method=method, max_epochs=epochs,
-                                batch_size=50, random_state=0)
+    constraints = constraints or {
+        "l2": L2Norm(bound=0.5),
+        "rate": PredictionRate(label=1, lower=0.3, upper=0.6),
+    }
+    clf = ConstrainedClassifier(
+        constraints=constraints, method=method, max_epochs=epochs, batch_size=50, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return clf.fit(X, y)
@@ -63,7 +66,11 @@ def test_plot_history_draws_the_recorded_values(gda_fit):
     epochs = np.arange(1, len(hist) + 1, dtype=float)
     axes = plot_history(clf)
     assert [a.get_title() for a in axes] == [
-        "objective", "l2: L2Norm", "rate: PredictionRate", "multipliers"]
+        "objective",
+        "l2: L2Norm",
+        "rate: PredictionRate",
+        "multipliers",
+    ]
 
     x, obj = _line_data(axes[0].lines[0])
     np.testing.assert_array_equal(x, epochs)
@@ -76,7 +83,9 @@ def test_plot_history_draws_the_recorded_values(gda_fit):
     assert [ln.get_label() for ln in l2_lines[1:]] == ["bound = 0.5"]
     np.testing.assert_allclose(_line_data(l2_lines[1])[1], [0.5, 0.5])
     rate_lines = axes[2].lines
-    np.testing.assert_allclose(_line_data(rate_lines[0])[1], [r["constraints"]["rate"] for r in hist])
+    np.testing.assert_allclose(
+        _line_data(rate_lines[0])[1], [r["constraints"]["rate"] for r in hist]
+    )
     assert [ln.get_label() for ln in rate_lines[1:]] == ["lower = 0.3", "upper = 0.6"]
     np.testing.assert_allclose([_line_data(ln)[1][0] for ln in rate_lines[1:]], [0.3, 0.6])
 
@@ -97,8 +106,9 @@ def test_plot_history_draws_every_entry_of_a_vector_multiplier(gda_fit):
 
 
 def test_plot_history_penalty_panel_fixed_penalty_dict():
-    clf = _fit(method=FixedPenalty(penalty={"l2": 0.25}), constraints={"l2": L2Norm(bound=0.5)},
-               epochs=3)
+    clf = _fit(
+        method=FixedPenalty(penalty={"l2": 0.25}), constraints={"l2": L2Norm(bound=0.5)}, epochs=3
+    )
     axes = plot_history(clf)
     assert [a.get_title() for a in axes] == ["objective", "l2: L2Norm", "multipliers", "penalty"]
     (line,) = axes[3].lines
@@ -110,8 +120,9 @@ def test_plot_history_penalty_panel_float_penalty():
     clf = _fit(method=SAL(mu_init=2.0), constraints={"l2": L2Norm(bound=0.5)}, epochs=3)
     axes = plot_history(clf)
     assert axes[-1].get_title() == "penalty"
-    np.testing.assert_allclose(_line_data(axes[-1].lines[0])[1],
-                               [r["penalty"] for r in clf.history_])
+    np.testing.assert_allclose(
+        _line_data(axes[-1].lines[0])[1], [r["penalty"] for r in clf.history_]
+    )
 
 
 def test_plot_history_no_penalty_panel_for_plain_gda(gda_fit):
@@ -144,7 +155,10 @@ def test_pareto_front_known_cases():
     assert pareto_front([1, 1], [0.5, 0.5]).tolist() == [True, True]
     # tighter = higher level (a lower bound such as a TPR floor)
     assert pareto_front([0.5, 0.7, 0.9], [0.9, 0.92, 0.8], tighter="higher").tolist() == [
-        False, True, True]
+        False,
+        True,
+        True,
+    ]
     assert pareto_front([1, 2], [np.nan, 0.5]).tolist() == [False, True]
     with pytest.raises(ValueError, match="tighter"):
         pareto_front([1], [1], tighter="up")
@@ -224,7 +238,8 @@ def test_matplotlib_is_imported_lazily_with_a_clear_message(monkeypatch):
     tree = ast.parse(inspect.getsource(plotting))
     top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     names = [a.name for n in top_level for a in n.names] + [
-        n.module for n in top_level if isinstance(n, ast.ImportFrom)]
+        n.module for n in top_level if isinstance(n, ast.ImportFrom)
+    ]
     assert not any(str(name).startswith("matplotlib") for name in names)
     # Without matplotlib, drawing names the extra to install.
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
@@ -237,4 +252,6 @@ def test_plot_history_without_constraints_draws_the_objective_only():
     clf = ConstrainedClassifier(max_epochs=2, batch_size=50, random_state=0).fit(X, y)
     axes = plot_history(clf)
     assert [a.get_title() for a in axes] == ["objective"]
-    np.testing.assert_allclose(_line_data(axes[0].lines[0])[1], [r["objective"] for r in clf.history_])
+    np.testing.assert_allclose(
+        _line_data(axes[0].lines[0])[1], [r["objective"] for r in clf.history_]
+    )

@@ -40,7 +40,9 @@ class Holder(torch.nn.Module):
     def __init__(self, arrays):
         super().__init__()
         for i, a in enumerate(arrays):
-            self.register_parameter(f"w{i}", torch.nn.Parameter(torch.as_tensor(np.array(a), dtype=torch.float64)))
+            self.register_parameter(
+                f"w{i}", torch.nn.Parameter(torch.as_tensor(np.array(a), dtype=torch.float64))
+            )
 
 
 def random_weights(rng, n_tensors=None, conv=False, min_dim=2):
@@ -63,7 +65,8 @@ def bind(constraint, module):
 
 def directional_fd_check(bound, params, rng, h=1e-6):
     """Compare the gradient of ``w . proxy`` along a random direction with a
-    central finite difference."""
+    central finite difference.
+    """
     proxy = bound.evaluate(None).proxy.reshape(-1)
     w = torch.as_tensor(rng.randn(proxy.numel()), dtype=torch.float64)
     grads = torch.autograd.grad((w * proxy).sum(), params)
@@ -103,7 +106,9 @@ def random_orthonormal(rng, shape):
 
 
 def np_simplex_value(arrays, axis):
-    return sum(float(np.maximum(-a, 0).sum() + np.abs(a.sum(axis=axis) - 1.0).sum()) for a in arrays)
+    return sum(
+        float(np.maximum(-a, 0).sum() + np.abs(a.sum(axis=axis) - 1.0).sum()) for a in arrays
+    )
 
 
 def random_simplex(rng, shape, axis):
@@ -115,7 +120,7 @@ def random_simplex(rng, shape, axis):
 # weight constraints: value and defect
 # ----------------------------------------------------------------------------
 NORMS = {
-    "L2Norm": (C.L2Norm, lambda arrays: sum(float((a ** 2).sum()) for a in arrays)),
+    "L2Norm": (C.L2Norm, lambda arrays: sum(float((a**2).sum()) for a in arrays)),
     "L1Norm": (C.L1Norm, lambda arrays: sum(float(np.abs(a).sum()) for a in arrays)),
 }
 
@@ -142,7 +147,9 @@ def test_nonnegativity_value_and_defect(seed, feasible):
     if feasible:
         arrays = [np.abs(a) for a in arrays]
     e = bind(C.NonNegativity(params="w*"), Holder(arrays)).evaluate()
-    assert float(e.value.detach()) == pytest.approx(sum(float(np.maximum(-a, 0).sum()) for a in arrays), rel=1e-12)
+    assert float(e.value.detach()) == pytest.approx(
+        sum(float(np.maximum(-a, 0).sum()) for a in arrays), rel=1e-12
+    )
     assert (float(e.defect.detach()) > 0) == any((a < 0).any() for a in arrays)
 
 
@@ -161,7 +168,9 @@ def test_orthogonality_value_and_defect(seed, orthonormal, level):
         # an equality, entry by entry of G - I
         assert c.kind == "equality"
         assert e.defect.numel() == sum(min(as_matrix(a).shape) ** 2 for a in arrays)
-        assert float(e.defect.detach().square().sum()) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+        assert float(e.defect.detach().square().sum()) == pytest.approx(
+            expected, rel=1e-10, abs=1e-12
+        )
         assert (float(e.defect.detach().abs().max()) > TOL) == (expected > TOL) == (not orthonormal)
     else:
         assume(abs(expected - level) > 1e-6)
@@ -216,8 +225,10 @@ def test_density_value_and_defect(seed, upper):
 # ----------------------------------------------------------------------------
 # weight constraints: gradients of the proxy
 # ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["L2Norm", "L1Norm", "NonNegativity", "Orthogonality0", "Orthogonality",
-                                  "Simplex", "Density"])
+@pytest.mark.parametrize(
+    "name",
+    ["L2Norm", "L1Norm", "NonNegativity", "Orthogonality0", "Orthogonality", "Simplex", "Density"],
+)
 @SETTINGS
 @given(seed=seeds)
 def test_weight_constraint_gradients_match_finite_differences(name, seed):
@@ -291,7 +302,9 @@ def _distance(a, b):
 def test_projections_are_feasible_idempotent_and_nearest(name, seed):
     rng = np.random.RandomState(seed)
     if name == "Simplex":
-        arrays = [rng.randn(rng.randint(1, 4), rng.randint(2, 5)) * 2 for _ in range(rng.randint(1, 3))]
+        arrays = [
+            rng.randn(rng.randint(1, 4), rng.randint(2, 5)) * 2 for _ in range(rng.randint(1, 3))
+        ]
     else:
         arrays = random_weights(rng, conv=name == "Orthogonality", min_dim=1)
     bound = bind(PROJECTABLE[name](rng), Holder(arrays))
@@ -339,7 +352,8 @@ def _group_rates(ind, cond, groups, n_groups):
 
 def np_reference(name, level, logits, y, groups, n_groups, soft=False):
     """(value, largest defect) of each constraint from its definition; with
-    ``soft`` the indicators are the softmax probabilities (the surrogate)."""
+    ``soft`` the indicators are the softmax probabilities (the surrogate).
+    """
     k = logits.shape[1]
     P = _softmax(logits) if soft else np.eye(k)[logits.argmax(1)]
     pos = y == 1
@@ -347,7 +361,9 @@ def np_reference(name, level, logits, y, groups, n_groups, soft=False):
     if name == "PredictionRate":
         lower, upper = level
         r = float(P[:, 1].mean())
-        sides = ([lower - r] if lower is not None else []) + ([r - upper] if upper is not None else [])
+        sides = ([lower - r] if lower is not None else []) + (
+            [r - upper] if upper is not None else []
+        )
         return r, max(sides)
     if name == "TruePositiveRate":
         r = float(P[pos, 1].mean())
@@ -370,8 +386,17 @@ def np_reference(name, level, logits, y, groups, n_groups, soft=False):
     return value, value - level
 
 
-RATES = ["PredictionRate", "TruePositiveRate", "FalsePositiveRate", "DemographicParity", "EqualizedOdds",
-         "TruePositiveRateParity", "FalsePositiveRateParity", "ErrorRateParity", "BoundedGroupLoss"]
+RATES = [
+    "PredictionRate",
+    "TruePositiveRate",
+    "FalsePositiveRate",
+    "DemographicParity",
+    "EqualizedOdds",
+    "TruePositiveRateParity",
+    "FalsePositiveRateParity",
+    "ErrorRateParity",
+    "BoundedGroupLoss",
+]
 
 
 def _rate_constraint(name, level, surrogate="sigmoid"):
@@ -388,7 +413,11 @@ def _rate_constraint(name, level, surrogate="sigmoid"):
 
 def _rate_case(name, rng):
     n = int(rng.randint(8, 60))
-    n_classes = 3 if name in ("PredictionRate", "ErrorRateParity", "BoundedGroupLoss") and rng.rand() < 0.4 else 2
+    n_classes = (
+        3
+        if name in ("PredictionRate", "ErrorRateParity", "BoundedGroupLoss") and rng.rand() < 0.4
+        else 2
+    )
     logits = rng.randn(n, n_classes) * rng.choice([0.5, 2.0])
     y = rng.randint(0, n_classes, n)
     y[:2] = [0, 1]  # both labels occur
@@ -396,7 +425,9 @@ def _rate_case(name, rng):
     groups = rng.randint(0, n_groups, n)
     if name == "PredictionRate":
         lower = None if rng.rand() < 0.3 else float(rng.rand())
-        upper = None if lower is not None and rng.rand() < 0.5 else float(rng.uniform(lower or 0, 1))
+        upper = (
+            None if lower is not None and rng.rand() < 0.5 else float(rng.uniform(lower or 0, 1))
+        )
         level = (lower, upper)
     elif name == "BoundedGroupLoss":
         level = float(rng.uniform(0.2, 2.0))
@@ -407,7 +438,9 @@ def _rate_case(name, rng):
 
 def _evaluate_rate(name, level, logits_t, y, groups, n_groups, n_classes, surrogate="sigmoid"):
     bound = bind(_rate_constraint(name, level, surrogate), None)
-    bound.configure(classes=list(range(n_classes)), n_samples=None, external_dual=False, classifier=True)
+    bound.configure(
+        classes=list(range(n_classes)), n_samples=None, external_dual=False, classifier=True
+    )
     ctx = BatchContext(logits_t, torch.as_tensor(y), torch.as_tensor(groups), n_groups, 1.0)
     return bound.evaluate(ctx)
 
@@ -423,7 +456,9 @@ def test_rate_value_and_defect(name, surrogate, seed):
     logits, y, groups, n_groups, n_classes, level = _rate_case(name, rng)
     value, worst = np_reference(name, level, logits, y, groups, n_groups)
     assume(abs(worst) > 1e-6)
-    e = _evaluate_rate(name, level, torch.as_tensor(logits), y, groups, n_groups, n_classes, surrogate)
+    e = _evaluate_rate(
+        name, level, torch.as_tensor(logits), y, groups, n_groups, n_classes, surrogate
+    )
     assert float(e.value.detach()) == pytest.approx(value, rel=1e-9, abs=1e-12)
     defect = e.defect.detach().double()
     assert float(defect.max()) == pytest.approx(worst, rel=1e-9, abs=1e-12)
@@ -455,8 +490,12 @@ def test_rate_proxy_is_the_surrogate_and_its_gradient_matches(name, seed):
 
 
 def test_every_exported_constraint_has_properties():
-    exported = {name for name in C.__all__
-                if isinstance(getattr(C, name), type) and issubclass(getattr(C, name), C.Constraint)
-                and getattr(C, name) not in (C.Constraint, C.WeightConstraint)}
+    exported = {
+        name
+        for name in C.__all__
+        if isinstance(getattr(C, name), type)
+        and issubclass(getattr(C, name), C.Constraint)
+        and getattr(C, name) not in (C.Constraint, C.WeightConstraint)
+    }
     covered = set(NORMS) | {"NonNegativity", "Orthogonality", "Simplex", "Density"} | set(RATES)
     assert exported == covered, f"add property tests for {sorted(exported - covered)}"

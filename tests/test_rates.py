@@ -1,5 +1,6 @@
 """Rate constraints (proxy constraints): surrogates, running estimates, the
-estimator reaching a prediction-rate / TPR / FPR level, and the CV metrics."""
+estimator reaching a prediction-rate / TPR / FPR level, and the CV metrics.
+"""
 
 import warnings
 
@@ -25,8 +26,9 @@ from sklearn_constrained.metrics import constraint_violation, constraint_violati
 
 def blobs(seed=0, n=100, sep=1.0, scale=0.3):
     rng = np.random.RandomState(seed)
-    X = np.vstack([rng.normal((-sep, 0.0), scale, size=(n, 2)),
-                   rng.normal((sep, 0.0), scale, size=(n, 2))])
+    X = np.vstack(
+        [rng.normal((-sep, 0.0), scale, size=(n, 2)), rng.normal((sep, 0.0), scale, size=(n, 2))]
+    )
     return X, np.repeat([0, 1], n)
 
 
@@ -40,8 +42,11 @@ def fit_quietly(est, *args, **kwargs):
 # surrogates
 # ---------------------------------------------------------------------------
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), n_classes=st.integers(2, 5),
-       surrogate=st.sampled_from(["sigmoid", "hinge"]))
+@given(
+    seed=st.integers(0, 10_000),
+    n_classes=st.integers(2, 5),
+    surrogate=st.sampled_from(["sigmoid", "hinge"]),
+)
 def test_surrogate_close_to_indicator_for_confident_logits(seed, n_classes, surrogate):
     # Confident logits: the winning class leads every other by >= 12, so the
     # softmax probability is within 1e-4 of the indicator and the ramp exact.
@@ -94,8 +99,12 @@ def test_two_class_fast_path_matches_the_general_form(surrogate):
         assert torch.equal(hard[:5], torch.full((5,), float(k == 0), dtype=torch.float64))
         torch.testing.assert_close(soft, soft_ref, rtol=1e-12, atol=1e-12)
         w = torch.randn(50, generator=g, dtype=torch.float64)
-        torch.testing.assert_close(torch.autograd.grad(soft @ w, z)[0],
-                                   torch.autograd.grad(soft_ref @ w, z)[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            torch.autograd.grad(soft @ w, z)[0],
+            torch.autograd.grad(soft_ref @ w, z)[0],
+            rtol=1e-12,
+            atol=1e-12,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -137,8 +146,9 @@ def test_running_counts_keep_a_group_missing_from_the_batch():
     b = _bound(DemographicParity(bound=0.1), classes=np.array([0, 1]), n_samples=1000)
     pos, neg = [-2.0, 2.0], [2.0, -2.0]
     # batch 1: group 0 all positive, group 1 all negative -> gap 1
-    e1 = b.evaluate(BatchContext(torch.tensor([pos, pos, neg, neg]), None,
-                                 torch.tensor([0, 0, 1, 1]), 2))
+    e1 = b.evaluate(
+        BatchContext(torch.tensor([pos, pos, neg, neg]), None, torch.tensor([0, 0, 1, 1]), 2)
+    )
     assert float(e1.value) == pytest.approx(1.0)
     assert e1.defect.tolist() == pytest.approx([0.9, -1.1])
     # batch 2 holds only group 1, now all positive; group 0 keeps its counts
@@ -173,14 +183,17 @@ def test_user_constraint_is_not_mutated_and_stats_stay_on_bound_object():
     assert isinstance(b._num, torch.Tensor)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: PredictionRate(label=0),
-    lambda: PredictionRate(label=0, lower=0.8, upper=0.2),
-    lambda: PredictionRate(label=0, lower=1.5),
-    lambda: PredictionRate(label=0, lower=0.5, surrogate="probit"),
-    lambda: DemographicParity(bound=-0.1),
-    lambda: TruePositiveRate(lower="high"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PredictionRate(label=0),
+        lambda: PredictionRate(label=0, lower=0.8, upper=0.2),
+        lambda: PredictionRate(label=0, lower=1.5),
+        lambda: PredictionRate(label=0, lower=0.5, surrogate="probit"),
+        lambda: DemographicParity(bound=-0.1),
+        lambda: TruePositiveRate(lower="high"),
+    ],
+)
 def test_invalid_levels_are_rejected(make):
     with pytest.raises((ValueError, TypeError)):
         make()._check_params()
@@ -195,10 +208,15 @@ def test_prediction_rate_reaches_its_level(surrogate):
     # predicted 0. The constrained optimum: 70% class 0 at 80% accuracy.
     X, y = blobs()
     clf = sc.ConstrainedClassifier(
-        module=sc.models.Linear, constraints={"rate": PredictionRate(label=0, lower=0.7,
-                                                                     surrogate=surrogate)},
-        method=GDA(dual_lr=0.5), optimizer="sgd", lr=0.5, batch_size=-1, max_epochs=300,
-        random_state=0)
+        module=sc.models.Linear,
+        constraints={"rate": PredictionRate(label=0, lower=0.7, surrogate=surrogate)},
+        method=GDA(dual_lr=0.5),
+        optimizer="sgd",
+        lr=0.5,
+        batch_size=-1,
+        max_epochs=300,
+        random_state=0,
+    )
     fit_quietly(clf, X, y)
     pred = clf.predict(X)
     assert np.mean(pred == 0) == pytest.approx(0.7, abs=0.01)
@@ -211,9 +229,15 @@ def test_prediction_rate_reaches_its_level(surrogate):
 def test_prediction_rate_with_minibatches_and_an_upper_bound():
     X, y = blobs(seed=1)
     clf = sc.ConstrainedClassifier(
-        module=sc.models.Linear, constraints={"rate": PredictionRate(label=1, upper=0.3)},
-        method=GDA(dual_lr=0.5), optimizer="adam", lr=0.05, batch_size=32, max_epochs=60,
-        random_state=0)
+        module=sc.models.Linear,
+        constraints={"rate": PredictionRate(label=1, upper=0.3)},
+        method=GDA(dual_lr=0.5),
+        optimizer="adam",
+        lr=0.05,
+        batch_size=32,
+        max_epochs=60,
+        random_state=0,
+    )
     fit_quietly(clf, X, y)
     share = np.mean(clf.predict(X) == 1)
     assert 0.27 <= share <= 0.301
@@ -226,9 +250,15 @@ def test_prediction_rate_multiclass():
     X = np.vstack([rng.normal(c, 0.4, size=(60, 2)) for c in centers])
     y = np.repeat(["a", "b", "c"], 60)
     clf = sc.ConstrainedClassifier(
-        module=sc.models.Linear, constraints={"rate": PredictionRate(label="c", lower=0.5)},
-        method=GDA(dual_lr=0.5), optimizer="sgd", lr=0.5, batch_size=-1, max_epochs=300,
-        random_state=0)
+        module=sc.models.Linear,
+        constraints={"rate": PredictionRate(label="c", lower=0.5)},
+        method=GDA(dual_lr=0.5),
+        optimizer="sgd",
+        lr=0.5,
+        batch_size=-1,
+        max_epochs=300,
+        random_state=0,
+    )
     fit_quietly(clf, X, y)
     share = np.mean(clf.predict(X) == "c")
     assert 0.5 - 1e-9 <= share <= 0.52
@@ -238,15 +268,24 @@ def test_prediction_rate_multiclass():
 def test_neyman_pearson_rate_bounds():
     # overlapping blobs: the unconstrained classifier has TPR and FPR ~0.8 / 0.2
     X, y = blobs(seed=2, sep=0.5, scale=0.6)
-    common = {"module": sc.models.Linear, "method": GDA(dual_lr=2.0), "optimizer": "sgd",
-              "lr": 0.5, "batch_size": -1, "max_epochs": 300, "random_state": 0}
-    fpr = fit_quietly(sc.ConstrainedClassifier(constraints={"fpr": FalsePositiveRate(upper=0.05)},
-                                               **common), X, y)
+    common = {
+        "module": sc.models.Linear,
+        "method": GDA(dual_lr=2.0),
+        "optimizer": "sgd",
+        "lr": 0.5,
+        "batch_size": -1,
+        "max_epochs": 300,
+        "random_state": 0,
+    }
+    fpr = fit_quietly(
+        sc.ConstrainedClassifier(constraints={"fpr": FalsePositiveRate(upper=0.05)}, **common), X, y
+    )
     p = fpr.predict(X)
     assert np.mean(p[y == 0] == 1) <= 0.05 + 1e-9
     assert np.mean(p[y == 1] == 1) > 0.3  # not the trivial all-negative classifier
-    tpr = fit_quietly(sc.ConstrainedClassifier(constraints={"tpr": TruePositiveRate(lower=0.95)},
-                                               **common), X, y)
+    tpr = fit_quietly(
+        sc.ConstrainedClassifier(constraints={"tpr": TruePositiveRate(lower=0.95)}, **common), X, y
+    )
     p = tpr.predict(X)
     assert np.mean(p[y == 1] == 1) >= 0.95 - 1e-9
     assert np.mean(p[y == 0] == 1) < 0.7
@@ -257,8 +296,9 @@ def test_neyman_pearson_rate_bounds():
 
 def test_rate_constraints_need_a_classifier():
     X, y = blobs()
-    reg = sc.ConstrainedRegressor(constraints={"rate": PredictionRate(label=0, lower=0.5)},
-                                  max_epochs=1)
+    reg = sc.ConstrainedRegressor(
+        constraints={"rate": PredictionRate(label=0, lower=0.5)}, max_epochs=1
+    )
     with pytest.raises(ValueError, match="ConstrainedClassifier"):
         reg.fit(X, y.astype(float))
 
@@ -268,8 +308,13 @@ def test_mixed_weight_and_rate_constraints():
     clf = sc.ConstrainedClassifier(
         module=sc.models.Linear,
         constraints={"rate": PredictionRate(label=0, lower=0.7), "l2": L2Norm(bound=4.0)},
-        method=GDA(dual_lr=0.5), optimizer="sgd", lr=0.5, batch_size=-1, max_epochs=300,
-        random_state=0)
+        method=GDA(dual_lr=0.5),
+        optimizer="sgd",
+        lr=0.5,
+        batch_size=-1,
+        max_epochs=300,
+        random_state=0,
+    )
     fit_quietly(clf, X, y)
     values = clf.evaluate_constraints(X)
     assert values["rate"] >= 0.7 - 1e-6
@@ -293,18 +338,26 @@ def test_constraint_violation_norms():
 def test_constraint_violation_ratio_from_history():
     X, y = blobs()
     clf = sc.ConstrainedClassifier(
-        module=sc.models.Linear, constraints={"rate": PredictionRate(label=0, lower=0.7)},
-        method=GDA(dual_lr=0.5), optimizer="sgd", lr=0.5, batch_size=-1, max_epochs=300,
-        random_state=0)
+        module=sc.models.Linear,
+        constraints={"rate": PredictionRate(label=0, lower=0.7)},
+        method=GDA(dual_lr=0.5),
+        optimizer="sgd",
+        lr=0.5,
+        batch_size=-1,
+        max_epochs=300,
+        random_state=0,
+    )
     fit_quietly(clf, X, y)
     first = clf.history_[0]
     cv0 = constraint_violation(first["initial_violations"])
     assert 0.0 <= cv0 <= 0.7
     last = clf.history_[-1]["violations"]["rate"]
     assert constraint_violation_ratio(clf) == pytest.approx(
-        (0.0 if cv0 == 0 else constraint_violation({"rate": last}) / cv0) if cv0 else 0.0)
+        (0.0 if cv0 == 0 else constraint_violation({"rate": last}) / cv0) if cv0 else 0.0
+    )
     assert constraint_violation_ratio(clf, epoch=0) == pytest.approx(
-        constraint_violation(first["violations"]) / cv0)
+        constraint_violation(first["violations"]) / cv0
+    )
     with pytest.raises(ValueError, match="out of range"):
         constraint_violation_ratio(clf, epoch=10_000)
     with pytest.raises(ValueError, match="fit"):
@@ -321,17 +374,31 @@ def test_constraint_violation_ratio_is_exact_for_long_violation_vectors():
 
     X, y = load_digits(return_X_y=True)
     X = (X[:400] / 16.0).astype(np.float32)
-    constraints = {"o": Orthogonality(params="features.*"), "l2": L2Norm(bound=5.0, params="classifier.*")}
-    clf = sc.ConstrainedClassifier(module=sc.models.CNN, constraints=constraints, method=GDA(dual_lr=0.05),
-                                   max_epochs=2, random_state=0, tol=1e9)
+    constraints = {
+        "o": Orthogonality(params="features.*"),
+        "l2": L2Norm(bound=5.0, params="classifier.*"),
+    }
+    clf = sc.ConstrainedClassifier(
+        module=sc.models.CNN,
+        constraints=constraints,
+        method=GDA(dual_lr=0.05),
+        max_epochs=2,
+        random_state=0,
+        tol=1e9,
+    )
     fit_quietly(clf, X, y[:400])
     # the returned model is the last iterate (tol=1e9): its full violation vectors
-    full = {n: c._bind(clf.module_, n).evaluate().defect.detach().double() for n, c in constraints.items()}
+    full = {
+        n: c._bind(clf.module_, n).evaluate().defect.detach().double()
+        for n, c in constraints.items()
+    }
     full = {"o": full["o"].abs().numpy(), "l2": np.maximum(full["l2"].numpy(), 0.0)}
     last = clf.history_[-1]
     assert full["o"].size > 16 and set(last["violation_norms"]) == {"o"}
     assert last["violations"]["o"] == pytest.approx(full["o"].max(), rel=1e-5)
-    assert last["violation_norms"]["o"]["2"] == pytest.approx(np.sqrt((full["o"] ** 2).sum()), rel=1e-5)
+    assert last["violation_norms"]["o"]["2"] == pytest.approx(
+        np.sqrt((full["o"] ** 2).sum()), rel=1e-5
+    )
     assert last["violation_norms"]["o"]["1"] == pytest.approx(full["o"].sum(), rel=1e-5)
     init = clf.history_[0]["initial_violation_norms"]["o"]
     cv0 = np.hypot(init["2"], clf.history_[0]["initial_violations"]["l2"])
@@ -339,4 +406,8 @@ def test_constraint_violation_ratio_is_exact_for_long_violation_vectors():
     assert constraint_violation_ratio(clf, p=2) == pytest.approx(expected, rel=1e-4)
     assert constraint_violation_ratio(clf, p=np.inf) == pytest.approx(
         max(full["o"].max(), float(np.ravel(full["l2"]).max()))
-        / max(clf.history_[0]["initial_violations"]["o"], clf.history_[0]["initial_violations"]["l2"]), rel=1e-4)
+        / max(
+            clf.history_[0]["initial_violations"]["o"], clf.history_[0]["initial_violations"]["l2"]
+        ),
+        rel=1e-4,
+    )

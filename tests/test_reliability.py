@@ -49,8 +49,11 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X, y, groups = data
-    return ConstrainedClassifier(constraints={"dp": DemographicParity(0.5), "tpr": TruePositiveRate(0.1)},
-                                 max_epochs=1, random_state=0).fit(X, y, sensitive_features=groups)
+    return ConstrainedClassifier(
+        constraints={"dp": DemographicParity(0.5), "tpr": TruePositiveRate(0.1)},
+        max_epochs=1,
+        random_state=0,
+    ).fit(X, y, sensitive_features=groups)
 
 
 def _clf(**kw):
@@ -75,7 +78,9 @@ def test_non_finite_y(data):
 
 def test_empty_and_degenerate_data(data):
     X, y, _ = data
-    with pytest.raises(ValueError, match=r"0 sample\(s\).*minimum of 1 is required by ConstrainedClassifier"):
+    with pytest.raises(
+        ValueError, match=r"0 sample\(s\).*minimum of 1 is required by ConstrainedClassifier"
+    ):
         _clf().fit(X[:0], y[:0])
     with pytest.raises(ValueError, match=r"0 feature\(s\)"):
         _clf().fit(X[:, :0], y)
@@ -93,19 +98,32 @@ def test_empty_and_degenerate_data(data):
 
 def test_wrong_width_at_predict(fitted, data):
     X, y, groups = data
-    for call in (fitted.predict, fitted.predict_proba, lambda Z: fitted.score(Z, y),
-                 lambda Z: fitted.evaluate_constraints(Z, y, sensitive_features=groups)):
-        with pytest.raises(ValueError, match="X has 2 features, but ConstrainedClassifier is expecting 3"):
+    for call in (
+        fitted.predict,
+        fitted.predict_proba,
+        lambda Z: fitted.score(Z, y),
+        lambda Z: fitted.evaluate_constraints(Z, y, sensitive_features=groups),
+    ):
+        with pytest.raises(
+            ValueError, match="X has 2 features, but ConstrainedClassifier is expecting 3"
+        ):
             call(X[:, :2])
     with pytest.raises(ValueError, match="Input X contains NaN"):
         fitted.predict(np.full_like(X, np.nan))
 
 
-@pytest.mark.parametrize("call", ["predict", "predict_proba", "score", "evaluate_constraints", "save"])
+@pytest.mark.parametrize(
+    "call", ["predict", "predict_proba", "score", "evaluate_constraints", "save"]
+)
 def test_use_before_fit_is_not_fitted_error(data, call, tmp_path):
     X, y, _ = data
-    args = {"predict": (X,), "predict_proba": (X,), "score": (X, y), "evaluate_constraints": (X,),
-            "save": (tmp_path / "m.pt",)}[call]
+    args = {
+        "predict": (X,),
+        "predict_proba": (X,),
+        "score": (X, y),
+        "evaluate_constraints": (X,),
+        "save": (tmp_path / "m.pt",),
+    }[call]
     with pytest.raises(NotFittedError, match="not fitted yet"):
         getattr(ConstrainedClassifier(), call)(*args)
     with pytest.raises(NotFittedError):
@@ -133,13 +151,22 @@ def test_a_failed_refit_leaves_the_estimator_unfitted(data):
 def test_sensitive_features_mistakes(data):
     X, y, groups = data
     clf = _clf(constraints={"dp": DemographicParity(0.1)})
-    with pytest.raises(ValueError, match=r"\['dp'\] compare groups, so fit needs `sensitive_features`.*set_fit_request"):
+    with pytest.raises(
+        ValueError,
+        match=r"\['dp'\] compare groups, so fit needs `sensitive_features`.*set_fit_request",
+    ):
         clf.fit(X, y)
-    with pytest.raises(ValueError, match=r"`sensitive_features` must have one entry .* shape \(59,\) for 60"):
+    with pytest.raises(
+        ValueError, match=r"`sensitive_features` must have one entry .* shape \(59,\) for 60"
+    ):
         clf.fit(X, y, sensitive_features=groups[:-1])
-    with pytest.raises(ValueError, match=r"`sensitive_features` must have one entry .* shape \(60, 2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"`sensitive_features` must have one entry .* shape \(60, 2, 2\)"
+    ):
         clf.fit(X, y, sensitive_features=np.zeros((60, 2, 2)))
-    with pytest.raises(ValueError, match="`sensitive_features` has a single group .*need at least two"):
+    with pytest.raises(
+        ValueError, match="`sensitive_features` has a single group .*need at least two"
+    ):
         clf.fit(X, y, sensitive_features=np.full(len(X), "a"))
     with pytest.raises(ValueError, match="`sensitive_features` contains missing values"):
         clf.fit(X, y, sensitive_features=np.where(groups == "a", np.nan, 1.0))
@@ -160,20 +187,29 @@ def test_sensitive_features_at_evaluation(fitted, data):
 # ----------------------------------------------------------------------------
 # levels and constraints
 # ----------------------------------------------------------------------------
-@pytest.mark.parametrize("constraint, match", [
-    (PredictionRate(1, lower=1.5), r"PredictionRate: `lower` must be a number >= 0 and <= 1; got 1.5"),
-    (PredictionRate(1, upper=-0.1), r"PredictionRate: `upper` must be a number >= 0 and <= 1"),
-    (PredictionRate(1, lower=0.8, upper=0.2), r"`lower`=0.8 exceeds `upper`=0.2"),
-    (PredictionRate(1), r"set `lower` and/or `upper`"),
-    (TruePositiveRate(lower=-0.1), r"TruePositiveRate: `lower` must be a number >= 0 and <= 1"),
-    (FalsePositiveRate(upper=1.2), r"FalsePositiveRate: `upper` must be a number >= 0 and <= 1"),
-    (DemographicParity(bound=np.nan), r"DemographicParity: `bound` must be .*got nan"),
-    (EqualizedOdds(bound=2.0), r"EqualizedOdds: `bound` must be a number >= 0 and <= 1"),
-    (BoundedGroupLoss(bound=-1.0), r"BoundedGroupLoss: `bound` must be a number >= 0"),
-    (Density(upper=1.5), r"Density: `upper` must be a number >= 0 and <= 1"),
-    (Orthogonality(bound=-1.0), r"Orthogonality: `bound` must be a number >= 0"),
-    (PredictionRate(1, lower=0.5, surrogate="tanh"), r"unknown `surrogate`='tanh'"),
-])
+@pytest.mark.parametrize(
+    "constraint, match",
+    [
+        (
+            PredictionRate(1, lower=1.5),
+            r"PredictionRate: `lower` must be a number >= 0 and <= 1; got 1.5",
+        ),
+        (PredictionRate(1, upper=-0.1), r"PredictionRate: `upper` must be a number >= 0 and <= 1"),
+        (PredictionRate(1, lower=0.8, upper=0.2), r"`lower`=0.8 exceeds `upper`=0.2"),
+        (PredictionRate(1), r"set `lower` and/or `upper`"),
+        (TruePositiveRate(lower=-0.1), r"TruePositiveRate: `lower` must be a number >= 0 and <= 1"),
+        (
+            FalsePositiveRate(upper=1.2),
+            r"FalsePositiveRate: `upper` must be a number >= 0 and <= 1",
+        ),
+        (DemographicParity(bound=np.nan), r"DemographicParity: `bound` must be .*got nan"),
+        (EqualizedOdds(bound=2.0), r"EqualizedOdds: `bound` must be a number >= 0 and <= 1"),
+        (BoundedGroupLoss(bound=-1.0), r"BoundedGroupLoss: `bound` must be a number >= 0"),
+        (Density(upper=1.5), r"Density: `upper` must be a number >= 0 and <= 1"),
+        (Orthogonality(bound=-1.0), r"Orthogonality: `bound` must be a number >= 0"),
+        (PredictionRate(1, lower=0.5, surrogate="tanh"), r"unknown `surrogate`='tanh'"),
+    ],
+)
 def test_levels_out_of_range(data, constraint, match):
     X, y, groups = data
     with pytest.raises(ValueError, match=match):
@@ -191,20 +227,33 @@ def test_levels_of_the_wrong_type(data):
 @pytest.mark.parametrize("name", ["my l2", "2nd", "", 3])
 def test_constraint_names_that_break_set_params(data, name):
     X, y, _ = data
-    with pytest.raises(ValueError, match="not usable: names must be identifiers without a double underscore"):
+    with pytest.raises(
+        ValueError, match="not usable: names must be identifiers without a double underscore"
+    ):
         _clf(constraints={name: L2Norm(1.0)}).fit(X, y)
 
 
 def test_patterns_and_models_that_do_not_fit_the_constraint(data):
     X, y, _ = data
-    with pytest.raises(ValueError, match=r"params=\['head\.\*', 'out'\] matches no trainable parameter"):
+    with pytest.raises(
+        ValueError, match=r"params=\['head\.\*', 'out'\] matches no trainable parameter"
+    ):
         _clf(constraints={"l2": L2Norm(1.0, params=["head.*", "out"])}).fit(X, y)
-    with pytest.raises(ValueError, match="Density needs a model with L0 hard-concrete gates.*L0MLP"):
+    with pytest.raises(
+        ValueError, match="Density needs a model with L0 hard-concrete gates.*L0MLP"
+    ):
         _clf(constraints={"d": Density(0.5)}).fit(X, y)
-    with pytest.raises(ValueError, match="SADMM needs a closed-form projection.*'r' \\(PredictionRate\\)"):
+    with pytest.raises(
+        ValueError, match="SADMM needs a closed-form projection.*'r' \\(PredictionRate\\)"
+    ):
         _clf(constraints={"r": PredictionRate(1, lower=0.5)}, method="sadmm").fit(X, y)
-    with pytest.raises(ValueError, match="PredictionRate .* constrains predicted classes; use it with ConstrainedClassifier"):
-        ConstrainedRegressor(constraints={"r": PredictionRate(1, lower=0.5)}, max_epochs=1).fit(X, X[:, 0])
+    with pytest.raises(
+        ValueError,
+        match="PredictionRate .* constrains predicted classes; use it with ConstrainedClassifier",
+    ):
+        ConstrainedRegressor(constraints={"r": PredictionRate(1, lower=0.5)}, max_epochs=1).fit(
+            X, X[:, 0]
+        )
     with pytest.raises(ValueError, match="needs a positive class: with 3 classes, set `pos_label`"):
         _clf(constraints={"t": TruePositiveRate(0.5)}).fit(X, np.arange(len(X)) % 3)
     with pytest.raises(ValueError, match="`label`=7 is not a class of the data"):
@@ -214,50 +263,59 @@ def test_patterns_and_models_that_do_not_fit_the_constraint(data):
 # ----------------------------------------------------------------------------
 # methods, optimizers and estimator parameters
 # ----------------------------------------------------------------------------
-@pytest.mark.parametrize("method, match", [
-    ("sgda", r"Unknown `method`='sgda'. Choose one of 'fp', 'gda', 'sal', 'sadmm'"),
-    (3, r"Unknown `method`=3"),
-    (SAL(sigma=0.5), r"SAL: `sigma` must be > 1 \(the penalty grows"),
-    (SAL(sigma=1.0), r"SAL: `sigma` must be > 1 \(the penalty grows"),
-    (SAL(mu_init=-1.0), r"SAL: `mu_init` must be > 0"),
-    (SAL(eta=1.5), r"SAL: `eta` must lie in \(0, 1\]"),
-    (SAL(mu_init=10.0, mu_max=1.0), r"SAL: `mu_max`=1.0 must be >= `mu_init`=10.0"),
-    (SAL(n_aug_lag=0), r"SAL: `n_aug_lag` must be an integer >= 1"),
-    (SADMM(rho=0.0), r"SADMM: `rho` must be > 0"),
-    (SADMM(rho=-1.0), r"SADMM: `rho` must be > 0"),
-    (SADMM(predict_with="z"), r"SADMM: unknown `predict_with`='z'"),
-    (GDA(dual_lr=np.nan), r"GDA: `dual_lr` must be a finite number"),
-    (GDA(kp=-1.0), r"GDA: `kp` must be >= 0"),
-    (GDA(nu=1.0), r"GDA: `nu` must lie in \[0, 1\)"),
-    (GDA(penalty=-2.0), r"GDA: `penalty` must be >= 0"),
-    (GDA(order="random"), r"GDA: unknown `order`='random'"),
-    (GDA(augmented="yes"), r"GDA: `augmented` must be True or False"),
-    (FixedPenalty(penalty=np.inf), r"FixedPenalty: `penalty` must be a finite number >= 0"),
-    (FixedPenalty(penalty={"other": 1.0}), r"`penalty` names unknown constraints \['other'\]"),
-])
+@pytest.mark.parametrize(
+    "method, match",
+    [
+        ("sgda", r"Unknown `method`='sgda'. Choose one of 'fp', 'gda', 'sal', 'sadmm'"),
+        (3, r"Unknown `method`=3"),
+        (SAL(sigma=0.5), r"SAL: `sigma` must be > 1 \(the penalty grows"),
+        (SAL(sigma=1.0), r"SAL: `sigma` must be > 1 \(the penalty grows"),
+        (SAL(mu_init=-1.0), r"SAL: `mu_init` must be > 0"),
+        (SAL(eta=1.5), r"SAL: `eta` must lie in \(0, 1\]"),
+        (SAL(mu_init=10.0, mu_max=1.0), r"SAL: `mu_max`=1.0 must be >= `mu_init`=10.0"),
+        (SAL(n_aug_lag=0), r"SAL: `n_aug_lag` must be an integer >= 1"),
+        (SADMM(rho=0.0), r"SADMM: `rho` must be > 0"),
+        (SADMM(rho=-1.0), r"SADMM: `rho` must be > 0"),
+        (SADMM(predict_with="z"), r"SADMM: unknown `predict_with`='z'"),
+        (GDA(dual_lr=np.nan), r"GDA: `dual_lr` must be a finite number"),
+        (GDA(kp=-1.0), r"GDA: `kp` must be >= 0"),
+        (GDA(nu=1.0), r"GDA: `nu` must lie in \[0, 1\)"),
+        (GDA(penalty=-2.0), r"GDA: `penalty` must be >= 0"),
+        (GDA(order="random"), r"GDA: unknown `order`='random'"),
+        (GDA(augmented="yes"), r"GDA: `augmented` must be True or False"),
+        (FixedPenalty(penalty=np.inf), r"FixedPenalty: `penalty` must be a finite number >= 0"),
+        (FixedPenalty(penalty={"other": 1.0}), r"`penalty` names unknown constraints \['other'\]"),
+    ],
+)
 def test_unknown_or_nonsensical_methods(data, method, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=match):
         _clf(constraints={"l2": L2Norm(1.0)}, method=method).fit(X, y)
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"optimizer": "rmsprop"}, r"Unknown `optimizer`='rmsprop'; choose one of"),
-    ({"optimizer": 3}, r"`optimizer` must be a name .* or a torch.optim.Optimizer class"),
-    ({"lr": np.nan}, r"`lr` must be a finite number > 0"),
-    ({"lr": "fast"}, r"`lr` must be a finite number > 0"),
-    ({"max_epochs": 2.0}, r"`max_epochs` must be an integer >= 1; got 2.0"),
-    ({"max_epochs": -3}, r"`max_epochs` must be an integer >= 1"),
-    ({"batch_size": 1.5}, r"`batch_size` must be a positive integer or -1"),
-    ({"tol": -1.0}, r"`tol` must be a finite number >= 0"),
-    ({"verbose": 5}, r"`verbose` must be 0, 1 or 2"),
-    ({"random_state": "seed"}, r"`random_state` must be None or an int"),
-    ({"warm_start": 1}, r"`warm_start` must be True or False"),
-    ({"dual_split": 1.5, "constraints": {"r": PredictionRate(1, lower=0.2)}}, r"`dual_split` must be None or a fraction in \(0, 1\)"),
-    ({"distributed": "yes"}, r"`distributed` must be True or False"),
-    ({"device": "tpu9"}, r"Unknown `device`='tpu9'"),
-    ({"module_params": [8]}, r"`module_params` must be None or a dict"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"optimizer": "rmsprop"}, r"Unknown `optimizer`='rmsprop'; choose one of"),
+        ({"optimizer": 3}, r"`optimizer` must be a name .* or a torch.optim.Optimizer class"),
+        ({"lr": np.nan}, r"`lr` must be a finite number > 0"),
+        ({"lr": "fast"}, r"`lr` must be a finite number > 0"),
+        ({"max_epochs": 2.0}, r"`max_epochs` must be an integer >= 1; got 2.0"),
+        ({"max_epochs": -3}, r"`max_epochs` must be an integer >= 1"),
+        ({"batch_size": 1.5}, r"`batch_size` must be a positive integer or -1"),
+        ({"tol": -1.0}, r"`tol` must be a finite number >= 0"),
+        ({"verbose": 5}, r"`verbose` must be 0, 1 or 2"),
+        ({"random_state": "seed"}, r"`random_state` must be None or an int"),
+        ({"warm_start": 1}, r"`warm_start` must be True or False"),
+        (
+            {"dual_split": 1.5, "constraints": {"r": PredictionRate(1, lower=0.2)}},
+            r"`dual_split` must be None or a fraction in \(0, 1\)",
+        ),
+        ({"distributed": "yes"}, r"`distributed` must be True or False"),
+        ({"device": "tpu9"}, r"Unknown `device`='tpu9'"),
+        ({"module_params": [8]}, r"`module_params` must be None or a dict"),
+    ],
+)
 def test_bad_estimator_parameters(data, params, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=match):
@@ -266,22 +324,37 @@ def test_bad_estimator_parameters(data, params, match):
 
 def test_modules_that_do_not_fit_the_data(data):
     X, y, _ = data
-    with pytest.raises(ValueError, match=r"`module` \(Linear\) returns \(2, 5\) for 2 samples; "
-                                         r"ConstrainedClassifier needs one logit per class: \(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`module` \(Linear\) returns \(2, 5\) for 2 samples; "
+        r"ConstrainedClassifier needs one logit per class: \(2, 2\)",
+    ):
         _clf(module=torch.nn.Linear(3, 5)).fit(X, y)
-    with pytest.raises(ValueError, match=r"`module` \(Linear\) cannot process the data.*mat1 and mat2.*take \(3,\) per sample"):
+    with pytest.raises(
+        ValueError,
+        match=r"`module` \(Linear\) cannot process the data.*mat1 and mat2.*take \(3,\) per sample",
+    ):
         _clf(module=torch.nn.Linear(4, 2)).fit(X, y)
     flat = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Flatten(0))
-    with pytest.raises(ValueError, match=r"returns \(2,\) for 2 samples; ConstrainedRegressor needs one output "
-                                         r"per target column: \(2, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"returns \(2,\) for 2 samples; ConstrainedRegressor needs one output "
+        r"per target column: \(2, 1\)",
+    ):
         ConstrainedRegressor(module=flat, max_epochs=1).fit(X, X[:, 0])
-    with pytest.raises(TypeError, match=r"`module` MLP could not be built with module_params=\{'width': 8\}"):
+    with pytest.raises(
+        TypeError, match=r"`module` MLP could not be built with module_params=\{'width': 8\}"
+    ):
         _clf(module_params={"width": 8}).fit(X, y)
-    with pytest.raises(ValueError, match=r"`module` MLP could not be built with module_params=.*negative dimension"):
+    with pytest.raises(
+        ValueError, match=r"`module` MLP could not be built with module_params=.*negative dimension"
+    ):
         _clf(module_params={"hidden_layer_sizes": (-1,)}).fit(X, y)
     with pytest.raises(TypeError, match=r"`module` Linear could not be built .*missing 2 required"):
         _clf(module=torch.nn.Linear).fit(X, y)
-    with pytest.raises(TypeError, match=r"`module` must be None, a torch.nn.Module class or instance; got 'mlp'"):
+    with pytest.raises(
+        TypeError, match=r"`module` must be None, a torch.nn.Module class or instance; got 'mlp'"
+    ):
         _clf(module="mlp").fit(X, y)
     with pytest.raises(ValueError, match="`module_params` apply only when `module` is a class"):
         _clf(module=torch.nn.Linear(3, 2), module_params={"bias": False}).fit(X, y)
@@ -292,7 +365,9 @@ def test_modules_that_do_not_fit_the_data(data):
 # ----------------------------------------------------------------------------
 def test_pandas_lists_and_float64_give_the_same_model(data):
     X, y, groups = data
-    kw = dict(constraints={"dp": DemographicParity(0.2)}, max_epochs=3, random_state=0, batch_size=16)
+    kw = dict(
+        constraints={"dp": DemographicParity(0.2)}, max_epochs=3, random_state=0, batch_size=16
+    )
     Xdf = pd.DataFrame(X, columns=["u", "v", "w"])
     fits = {
         "numpy": (X, y, groups),
@@ -309,13 +384,20 @@ def test_pandas_lists_and_float64_give_the_same_model(data):
         assert np.isfinite(probas[kind]).all()
         if kind == "pandas":
             assert list(clf.feature_names_in_) == ["u", "v", "w"]
-            assert clf.evaluate_constraints(Xdf, pd.Series(y), sensitive_features=pd.Series(groups))["dp"] >= 0
+            assert (
+                clf.evaluate_constraints(Xdf, pd.Series(y), sensitive_features=pd.Series(groups))[
+                    "dp"
+                ]
+                >= 0
+            )
     for kind in ("pandas", "lists", "float32"):
         # float64 is cast to the module's float32: every input type trains the same model
         assert np.array_equal(probas[kind], probas["numpy"]), kind
     reg = ConstrainedRegressor(max_epochs=2, random_state=0)
-    assert np.array_equal(reg.fit(X.tolist(), list(X[:, 0])).predict(X.tolist()),
-                          reg.fit(Xdf, pd.Series(X[:, 0])).predict(Xdf))
+    assert np.array_equal(
+        reg.fit(X.tolist(), list(X[:, 0])).predict(X.tolist()),
+        reg.fit(Xdf, pd.Series(X[:, 0])).predict(Xdf),
+    )
 
 
 def test_nothing_the_user_passes_is_mutated(data):
@@ -326,8 +408,9 @@ def test_nothing_the_user_passes_is_mutated(data):
     weights = copy.deepcopy(module.state_dict())
     constraints = {"dp": DemographicParity(0.2), "l2": L2Norm(3.0)}
     method = GDA(dual_lr=0.2, dual_optimizer="pi")
-    clf = ConstrainedClassifier(module=module, constraints=constraints, method=method, max_epochs=2,
-                                random_state=0)
+    clf = ConstrainedClassifier(
+        module=module, constraints=constraints, method=method, max_epochs=2, random_state=0
+    )
     params = copy.deepcopy(clf.get_params(deep=False))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -353,8 +436,13 @@ def test_unreachable_rates_keep_the_least_violated_iterate():
     rng = np.random.RandomState(0)
     X = np.repeat(rng.randn(50, 3), 2, axis=0)
     y = np.tile([0, 1], 50)
-    clf = ConstrainedClassifier(constraints={"tpr": TruePositiveRate(lower=1.0), "fpr": FalsePositiveRate(upper=0.0)},
-                                method=GDA(dual_lr=0.5), batch_size=-1, max_epochs=10, random_state=0)
+    clf = ConstrainedClassifier(
+        constraints={"tpr": TruePositiveRate(lower=1.0), "fpr": FalsePositiveRate(upper=0.0)},
+        method=GDA(dual_lr=0.5),
+        batch_size=-1,
+        max_epochs=10,
+        random_state=0,
+    )
     with pytest.warns(ConvergenceWarning) as record:
         clf.fit(X, y)
     message = str(record[0].message)
@@ -380,9 +468,17 @@ def test_a_level_met_earlier_keeps_the_last_iterate_and_says_so(data):
     rng = np.random.RandomState(0)
     X = rng.randn(200, 5)
     y = (X[:, 0] + 0.3 * rng.randn(200) > 0).astype(int)
-    clf = ConstrainedClassifier(constraints={"c": L2Norm(21.5)}, method=FixedPenalty(0.0), max_epochs=6,
-                                batch_size=32, random_state=0, module_params={"dropout": 0.2})
-    with pytest.warns(ConvergenceWarning, match="Epoch 1 met the constraints .* the last iterate is returned"):
+    clf = ConstrainedClassifier(
+        constraints={"c": L2Norm(21.5)},
+        method=FixedPenalty(0.0),
+        max_epochs=6,
+        batch_size=32,
+        random_state=0,
+        module_params={"dropout": 0.2},
+    )
+    with pytest.warns(
+        ConvergenceWarning, match="Epoch 1 met the constraints .* the last iterate is returned"
+    ):
         clf.fit(X, y)
     assert clf.history_[0]["constraints"]["c"] < 21.5 < clf.history_[-1]["constraints"]["c"]
     assert clf.best_epoch_ == 6 and not clf.feasible_
@@ -390,9 +486,14 @@ def test_a_level_met_earlier_keeps_the_last_iterate_and_says_so(data):
 
 def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
     X, y = data5
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.55)},
-                                method=SAL(), max_epochs=6, batch_size=32, random_state=0,
-                                module_params={"dropout": 0.2})
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.55)},
+        method=SAL(),
+        max_epochs=6,
+        batch_size=32,
+        random_state=0,
+        module_params={"dropout": 0.2},
+    )
     with pytest.warns(ConvergenceWarning, match="feasible_ is False"):
         clf.fit(X, y)
     # no earlier iterate was less violated: the last one is returned, with
@@ -404,30 +505,44 @@ def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
 def test_best_iterate_tracking_order():
     monitor = ConstraintMonitor(tol=1e-3).initialize()
     monitor._snapshot = {"epoch": 0}
-    monitor._scales = {"c": 1.0, "b": 10.0}  # max(1, |level|): a level-free constraint, a bound of 10
+    monitor._scales = {
+        "c": 1.0,
+        "b": 10.0,
+    }  # max(1, |level|): a level-free constraint, a bound of 10
 
     def epoch(n, viol, value, objective, name="c"):
         monitor._snapshot = {"epoch": n}
-        monitor._track_best({"epoch": n, "objective": objective, "violations": {name: viol},
-                             "constraints": {name: value}})
+        monitor._track_best(
+            {
+                "epoch": n,
+                "objective": objective,
+                "violations": {name: viol},
+                "constraints": {name: value},
+            }
+        )
         return monitor.best_["epoch"]
 
     assert epoch(1, 2.0, 4.0, 1.0) == 1
-    assert epoch(2, 3.0, 5.0, 0.1) == 1          # more violated: not better, whatever the objective
+    assert epoch(2, 3.0, 5.0, 0.1) == 1  # more violated: not better, whatever the objective
     assert epoch(3, [0.5, 0.1], 10.0, 9.0) == 3  # largest violation 0.5 < 2
     # the scale is the level's, not the value's: a larger value (here the
     # total violation of a simplex) never makes a larger violation look smaller
     assert epoch(4, 0.19, 1.78, 0.5) == 4
     assert epoch(5, 0.119, 0.475, 3.0) == 5
-    assert epoch(6, 5e-4, 0.2, 2.0) == 6         # within tol: counts as feasible
-    assert epoch(7, 0.0, 0.2, 1.5) == 7          # feasible too, lower objective
-    assert epoch(8, 0.0, 0.2, 1.5) == 7          # a tie keeps the earlier one
+    assert epoch(6, 5e-4, 0.2, 2.0) == 6  # within tol: counts as feasible
+    assert epoch(7, 0.0, 0.2, 1.5) == 7  # feasible too, lower objective
+    assert epoch(8, 0.0, 0.2, 1.5) == 7  # a tie keeps the earlier one
     assert epoch(9, 5e-3, 100.0, 1.0, name="b") == 9  # within tol * 10 of a bound of 10
 
 
 def test_tolerance_scale_is_the_level():
     from sklearn_constrained.constraints import (
-        DemographicParity, L2Norm, NonNegativity, Orthogonality, PredictionRate, Simplex,
+        DemographicParity,
+        L2Norm,
+        NonNegativity,
+        Orthogonality,
+        PredictionRate,
+        Simplex,
     )
 
     assert L2Norm(bound=250.0)._tolerance_scale() == 250.0
@@ -447,7 +562,9 @@ class _BlowsUp(torch.nn.Module):
 
     def __init__(self, after):
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+        )
         self.after, self.calls = after, 0
 
     def forward(self, x):
@@ -468,12 +585,16 @@ def data5():
 
 def test_divergence_keeps_the_last_finite_epoch(data5):
     X, y = data5
-    kw = dict(constraints={"l2": L2Norm(5.0)}, method=GDA(dual_lr=0.1), batch_size=32, random_state=0)
+    kw = dict(
+        constraints={"l2": L2Norm(5.0)}, method=GDA(dual_lr=0.1), batch_size=32, random_state=0
+    )
     # 7 batches per epoch: the loss turns NaN in the first batch of epoch 4
     torch.manual_seed(0)
     module = _BlowsUp(after=21)
     clf = ConstrainedClassifier(module=module, max_epochs=10, **kw)
-    with pytest.warns(RuntimeWarning, match=r"training diverged at epoch 4.*NaN/inf.*Lower `lr`.*state of epoch 3"):
+    with pytest.warns(
+        RuntimeWarning, match=r"training diverged at epoch 4.*NaN/inf.*Lower `lr`.*state of epoch 3"
+    ):
         clf.fit(X, y)
     assert clf.n_iter_ == 3 and clf.best_epoch_ == 3
     assert all(torch.isfinite(p).all() for p in clf.module_.parameters())
@@ -493,10 +614,13 @@ def test_divergence_keeps_the_last_finite_epoch(data5):
     assert clf.n_iter_ == 5 and np.isfinite(clf.predict_proba(X)).all()
 
 
-@pytest.mark.parametrize("params", [
-    dict(optimizer="sgd", lr=1e12),                                    # the weights explode
-    dict(method=GDA(dual_lr=1e38), constraints={"l2": L2Norm(0.1)}),  # a multiplier explodes
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(optimizer="sgd", lr=1e12),  # the weights explode
+        dict(method=GDA(dual_lr=1e38), constraints={"l2": L2Norm(0.1)}),  # a multiplier explodes
+    ],
+)
 def test_divergence_from_the_first_epoch_returns_the_initial_model(data5, params):
     X, y = data5
     clf = ConstrainedClassifier(max_epochs=5, batch_size=32, random_state=0, **params)
@@ -520,9 +644,12 @@ def test_restore_finite_falls_back_to_an_earlier_state():
     torch.manual_seed(0)
     module = torch.nn.Linear(2, 2)
     good = copy.deepcopy(module.state_dict())
-    overflow = {k: torch.full_like(v, 3e38) for k, v in good.items()}  # finite weights, infinite outputs
-    net = types.SimpleNamespace(module_=module, device="cpu", infer=module,
-                                method_=FixedPenalty()._setup({}))
+    overflow = {
+        k: torch.full_like(v, 3e38) for k, v in good.items()
+    }  # finite weights, infinite outputs
+    net = types.SimpleNamespace(
+        module_=module, device="cpu", infer=module, method_=FixedPenalty()._setup({})
+    )
     monitor = ConstraintMonitor().initialize()
     method_state = net.method_._get_state()
     monitor._snapshot = {"module": overflow, "method": method_state, "epoch": 7}

@@ -31,21 +31,31 @@ def data():
 
 CONFIGS = {
     # nuPI multipliers on a weight level and a rate level (running estimates)
-    "gda": dict(method=GDA(dual_lr=0.5, dual_optimizer="nupi", nu=0.5, kp=2.0),
-                constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75)}),
-    "sal": dict(method=SAL(), constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75)}),
+    "gda": dict(
+        method=GDA(dual_lr=0.5, dual_optimizer="nupi", nu=0.5, kp=2.0),
+        constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75)},
+    ),
+    "sal": dict(
+        method=SAL(), constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75)}
+    ),
     "sadmm": dict(method=SADMM(rho=0.5), constraints={"l2": L2Norm(2.0)}),
     # an infeasible fixed-penalty fit: the returned model is its best iterate (epoch 1)
     "fp": dict(method=FixedPenalty(0.001), constraints={"l2": L2Norm(0.5)}),
     # the multipliers' estimates from a held-out split (its own shuffled stream)
-    "gda_dual_split": dict(method=GDA(dual_lr=0.5), dual_split=0.3,
-                           constraints={"rate": PredictionRate(1, lower=0.75)}),
+    "gda_dual_split": dict(
+        method=GDA(dual_lr=0.5), dual_split=0.3, constraints={"rate": PredictionRate(1, lower=0.75)}
+    ),
 }
 
 
 def _make(name, max_epochs):
-    return ConstrainedClassifier(batch_size=32, random_state=0, module_params={"dropout": 0.2},
-                                 max_epochs=max_epochs, **CONFIGS[name])
+    return ConstrainedClassifier(
+        batch_size=32,
+        random_state=0,
+        module_params={"dropout": 0.2},
+        max_epochs=max_epochs,
+        **CONFIGS[name],
+    )
 
 
 def _fit(est, X, y):
@@ -115,8 +125,13 @@ def test_checkpoint_save_load_resume_is_bit_identical(data, uninterrupted, tmp_p
 def test_regressor_resume_with_groups(data):
     X, y_cls = data
     y = X @ [1.0, -2.0, 0.5, 0.0, 0.0] + 0.1 * np.random.RandomState(1).randn(len(X))
-    kw = dict(constraints={"nn": NonNegativity(params="layers.0.weight")}, method=GDA(dual_lr=0.2),
-              batch_size=32, random_state=3, module_params={"dropout": 0.1})
+    kw = dict(
+        constraints={"nn": NonNegativity(params="layers.0.weight")},
+        method=GDA(dual_lr=0.2),
+        batch_size=32,
+        random_state=3,
+        module_params={"dropout": 0.1},
+    )
     full = ConstrainedRegressor(max_epochs=4, **kw).fit(X, y)
     part = ConstrainedRegressor(max_epochs=2, **kw).fit(X, y)
     part.set_params(warm_start=True).fit(X, y)
@@ -125,8 +140,12 @@ def test_regressor_resume_with_groups(data):
     assert np.array_equal(full.predict(X), part.predict(X))
     # fairness constraint: the per-group running estimates are carried too
     groups = np.where(X[:, 1] > 0, "a", "b")
-    kw = dict(constraints={"dp": DemographicParity(0.05)}, method=GDA(dual_lr=0.5), batch_size=32,
-              random_state=0)
+    kw = dict(
+        constraints={"dp": DemographicParity(0.05)},
+        method=GDA(dual_lr=0.5),
+        batch_size=32,
+        random_state=0,
+    )
     full = ConstrainedClassifier(max_epochs=4, **kw).fit(X, y_cls, sensitive_features=groups)
     part = ConstrainedClassifier(max_epochs=2, **kw).fit(X, y_cls, sensitive_features=groups)
     part.set_params(warm_start=True).fit(X, y_cls, sensitive_features=groups)
@@ -145,14 +164,21 @@ def test_warm_start_continues_from_weights_without_training_state(data, tmp_path
     assert loaded.n_iter_ == 5 and len(loaded.history_) == 5
     assert [r["epoch"] for r in loaded.history_] == [1, 2, 3, 4, 5]
     # training went on from the saved weights (not a fresh initialisation)
-    moved = [float((p.detach() - b).abs().max()) for p, b in zip(loaded.module_.parameters(), before)]
+    moved = [
+        float((p.detach() - b).abs().max()) for p, b in zip(loaded.module_.parameters(), before)
+    ]
     assert 0 < max(moved) < 1.0
 
 
 def test_warm_start_with_a_new_level_continues(data):
     X, y = data
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(50.0)}, method=GDA(dual_lr=0.5), max_epochs=5,
-                                random_state=0, batch_size=32).fit(X, y)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(50.0)},
+        method=GDA(dual_lr=0.5),
+        max_epochs=5,
+        random_state=0,
+        batch_size=32,
+    ).fit(X, y)
     reached = clf.evaluate_constraints(X)["l2"]
     clf.set_params(warm_start=True, constraints__l2__bound=reached / 3, max_epochs=15)
     _fit(clf, X, y)
@@ -169,14 +195,26 @@ def test_warm_start_false_refits_from_scratch(data):
     assert np.array_equal(clf.predict_proba(X), first)
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(method="fp"), r"used GDA; got method=FixedPenalty"),
-    (dict(constraints={"l2": L2Norm(2.0)}), r"\['rate'\] changed"),
-    (dict(constraints={"l2": L2Norm(2.0, params="*.weight"), "rate": PredictionRate(1, lower=0.75)}),
-     r"\['l2'\] changed"),
-    (dict(constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75, upper=0.9)}),
-     r"\['rate'\] changed"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(method="fp"), r"used GDA; got method=FixedPenalty"),
+        (dict(constraints={"l2": L2Norm(2.0)}), r"\['rate'\] changed"),
+        (
+            dict(
+                constraints={
+                    "l2": L2Norm(2.0, params="*.weight"),
+                    "rate": PredictionRate(1, lower=0.75),
+                }
+            ),
+            r"\['l2'\] changed",
+        ),
+        (
+            dict(constraints={"l2": L2Norm(2.0), "rate": PredictionRate(1, lower=0.75, upper=0.9)}),
+            r"\['rate'\] changed",
+        ),
+    ],
+)
 def test_warm_start_rejects_an_incompatible_setup(data, change, match):
     X, y = data
     clf = _fit(_make("gda", 1), X, y).set_params(warm_start=True, **change)
@@ -192,7 +230,9 @@ def test_warm_start_rejects_other_data(data):
     with pytest.raises(ValueError, match=r"label not seen during fit.*warm_start=False"):
         clf.fit(X, np.where(y == 1, 2, y))
     groups = np.where(X[:, 1] > 0, "a", "b")
-    kw = dict(constraints={"dp": DemographicParity(0.1)}, max_epochs=1, random_state=0, warm_start=True)
+    kw = dict(
+        constraints={"dp": DemographicParity(0.1)}, max_epochs=1, random_state=0, warm_start=True
+    )
     dp = ConstrainedClassifier(**kw).fit(X, y, sensitive_features=groups)
     with pytest.raises(ValueError, match=r"groups \['a', 'b', 'c'\].*warm_start=False"):
         dp.fit(X, y, sensitive_features=np.where(X[:, 2] > 1, "c", groups))

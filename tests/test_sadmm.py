@@ -31,10 +31,16 @@ from sklearn_constrained.optim import (
 
 
 def _brute_projection(v, cons, bounds=None):
-    """argmin ||z - v||^2 under scipy-style constraints, at tight tolerance."""
-    res = sp_minimize(lambda z: 0.5 * np.sum((z - v) ** 2), np.zeros_like(v), jac=lambda z: z - v,
-                      constraints=cons, bounds=bounds, method="SLSQP",
-                      options={"ftol": 1e-12, "maxiter": 1000})
+    """Argmin ||z - v||^2 under scipy-style constraints, at tight tolerance."""
+    res = sp_minimize(
+        lambda z: 0.5 * np.sum((z - v) ** 2),
+        np.zeros_like(v),
+        jac=lambda z: z - v,
+        constraints=cons,
+        bounds=bounds,
+        method="SLSQP",
+        options={"ftol": 1e-12, "maxiter": 1000},
+    )
     # status 8 ("positive directional derivative") is SLSQP stalling at the
     # optimum to machine precision; the comparisons below check the point.
     assert res.success or res.status == 8, res.message
@@ -75,10 +81,17 @@ def test_l1_ball_projection_is_the_nearest_point(v, bound):
         r = w[:n] - w[n:] - v
         return np.concatenate([r, -r])
 
-    res = sp_minimize(obj, np.zeros(2 * n), jac=jac, method="SLSQP", bounds=[(0, None)] * (2 * n),
-                      constraints=[{"type": "ineq", "fun": lambda w: bound - w.sum(),
-                                    "jac": lambda w: -np.ones(2 * n)}],
-                      options={"ftol": 1e-12, "maxiter": 1000})
+    res = sp_minimize(
+        obj,
+        np.zeros(2 * n),
+        jac=jac,
+        method="SLSQP",
+        bounds=[(0, None)] * (2 * n),
+        constraints=[
+            {"type": "ineq", "fun": lambda w: bound - w.sum(), "jac": lambda w: -np.ones(2 * n)}
+        ],
+        options={"ftol": 1e-12, "maxiter": 1000},
+    )
     ref = res.x[:n] - res.x[n:]
     out = project_l1_ball(torch.tensor(v), bound).numpy()
     np.testing.assert_allclose(out, ref, atol=1e-6)
@@ -94,8 +107,11 @@ def test_simplex_projection_is_the_nearest_point_per_row(seed):
     x = np.random.RandomState(seed).randn(3, 5) * 2
     out = project_simplex(torch.tensor(x), axis=-1).numpy()
     for row, got in zip(x, out):
-        ref = _brute_projection(row, [{"type": "eq", "fun": lambda z: z.sum() - 1,
-                                       "jac": lambda z: np.ones_like(z)}], bounds=[(0, None)] * 5)
+        ref = _brute_projection(
+            row,
+            [{"type": "eq", "fun": lambda z: z.sum() - 1, "jac": lambda z: np.ones_like(z)}],
+            bounds=[(0, None)] * 5,
+        )
         np.testing.assert_allclose(got, ref, atol=1e-6)
     # along another axis: the columns are projected
     out0 = project_simplex(torch.tensor(x), axis=0).numpy()
@@ -127,9 +143,14 @@ def test_sadmm_solves_nonnegative_least_squares_like_scipy():
     assert (ref == 0).sum() >= 2  # some bounds are active
     At, bt = torch.tensor(A), torch.tensor(b)
     method = SADMM(rho=1.0)
-    res = minimize(lambda x: 0.5 * ((At @ x - bt) ** 2).sum(), np.zeros(8),
-                   [Inequality(lambda x: torch.relu(-x).sum(), upper=0.0, prox=project_nonnegative)],
-                   method=method, lr=0.02, max_iter=800)
+    res = minimize(
+        lambda x: 0.5 * ((At @ x - bt) ** 2).sum(),
+        np.zeros(8),
+        [Inequality(lambda x: torch.relu(-x).sum(), upper=0.0, prox=project_nonnegative)],
+        method=method,
+        lr=0.02,
+        max_iter=800,
+    )
     np.testing.assert_allclose(res.x, ref, atol=1e-6)
     assert res.success and (res.x >= 0).all()
     # both copies are exposed; the returned one is the (feasible) split copy
@@ -142,10 +163,14 @@ def test_sadmm_solves_nonnegative_least_squares_like_scipy():
 def test_sadmm_multiplier_estimate_on_the_l2_ball():
     # min ||x - a||^2 s.t. ||x||^2 <= 1: x* = a/||a||, lambda* = ||a|| - 1
     a = torch.tensor([3.0, -4.0, 0.0], dtype=torch.float64)
-    res = minimize(lambda x: ((x - a) ** 2).sum(), np.zeros(3),
-                   [Inequality(lambda x: (x ** 2).sum(), upper=1.0,
-                               prox=lambda v: project_l2_ball(v, 1.0))],
-                   method=SADMM(rho=2.0), lr=0.05, max_iter=600)
+    res = minimize(
+        lambda x: ((x - a) ** 2).sum(),
+        np.zeros(3),
+        [Inequality(lambda x: (x**2).sum(), upper=1.0, prox=lambda v: project_l2_ball(v, 1.0))],
+        method=SADMM(rho=2.0),
+        lr=0.05,
+        max_iter=600,
+    )
     np.testing.assert_allclose(res.x, (a / a.norm()).numpy(), atol=1e-6)
     np.testing.assert_allclose(res.multipliers[0], [4.0], atol=1e-4)
 
@@ -153,9 +178,15 @@ def test_sadmm_multiplier_estimate_on_the_l2_ball():
 def test_sadmm_update_order_on_one_step():
     # z = prox(theta + u), then u += theta - z, with theta after the step
     x0 = np.array([-1.0, 2.0])
-    res = minimize(lambda x: (x * 0).sum(), x0,
-                   [Inequality(lambda x: torch.relu(-x).sum(), prox=project_nonnegative)],
-                   method=SADMM(rho=1.0), lr=0.5, max_iter=1, inner_steps=1)
+    res = minimize(
+        lambda x: (x * 0).sum(),
+        x0,
+        [Inequality(lambda x: torch.relu(-x).sum(), prox=project_nonnegative)],
+        method=SADMM(rho=1.0),
+        lr=0.5,
+        max_iter=1,
+        inner_steps=1,
+    )
     # z0 = [0, 2], u0 = 0; step: theta = x0 - 0.5 * (x0 - z0) = [-0.5, 2]
     # z1 = clamp(theta + u0) = [0, 2]; u1 = theta - z1 = [-0.5, 0]
     m = res.method
@@ -166,8 +197,13 @@ def test_sadmm_update_order_on_one_step():
 
 def test_sadmm_refuses_constraints_without_a_projection():
     with pytest.raises(ValueError, match="closed-form projection"):
-        minimize(lambda x: (x ** 2).sum(), [1.0], [Inequality(lambda x: x.sum(), upper=0.0)],
-                 method="sadmm", max_iter=2)
+        minimize(
+            lambda x: (x**2).sum(),
+            [1.0],
+            [Inequality(lambda x: x.sum(), upper=0.0)],
+            method="sadmm",
+            max_iter=2,
+        )
     with pytest.raises(ValueError, match="predict_with"):
         SADMM(predict_with="z")._check_params()
     with pytest.raises(ValueError, match="rho"):
@@ -176,8 +212,12 @@ def test_sadmm_refuses_constraints_without_a_projection():
 
 def test_estimator_predicts_with_the_feasible_split_copy(digits):
     Xtr, _, ytr, _ = digits
-    kw = dict(module=Linear, constraints={"nn": NonNegativity(), "l2": L2Norm(bound=4.0)},
-              max_epochs=4, random_state=0)
+    kw = dict(
+        module=Linear,
+        constraints={"nn": NonNegativity(), "l2": L2Norm(bound=4.0)},
+        max_epochs=4,
+        random_state=0,
+    )
     clf = ConstrainedClassifier(method=SADMM(), **kw).fit(Xtr, ytr)
     w = clf.module_.linear.weight.detach()
     # two constraints share the weights: Dykstra's projection onto both
@@ -191,7 +231,10 @@ def test_estimator_predicts_with_the_feasible_split_copy(digits):
         warnings.simplefilter("ignore")
         # (a huge tol: the infeasible primal copy counts as met, so the last
         # iterate is returned rather than a less violated earlier epoch)
-        prim = ConstrainedClassifier(method=SADMM(predict_with="primal"), tol=1e9, **kw).fit(Xtr, ytr)
-    np.testing.assert_array_equal(prim.module_.linear.weight.detach().numpy(),
-                                  prim.method_.primal_["nn"][0].numpy())
+        prim = ConstrainedClassifier(method=SADMM(predict_with="primal"), tol=1e9, **kw).fit(
+            Xtr, ytr
+        )
+    np.testing.assert_array_equal(
+        prim.module_.linear.weight.detach().numpy(), prim.method_.primal_["nn"][0].numpy()
+    )
     assert len(clf.history_) == 4 and clf.history_[-1]["penalty"] == pytest.approx(0.1)

@@ -1,6 +1,7 @@
 """SAL (Algorithm 2 of the SAL paper): the outer-iteration logic on scripted
 violations, the augmented terms, the optimizer reset and early stopping in the
-estimator; and every method meeting an L2 level on digits (Adam and L-BFGS)."""
+estimator; and every method meeting an L2 level on digits (Adam and L-BFGS).
+"""
 
 import warnings
 
@@ -57,7 +58,9 @@ def test_accept_reject_sequence_follows_algorithm_2():
     assert m.block_ == 1 and m.mu_ == 2.0
     # 5. accept with mu = 2: lambda_g = [0 + 2 * 0.1]_+
     m._epoch_end(_defects(0.1, 0.1))
-    assert m.log_[-1]["accepted"] and lam("h") == pytest.approx(3.8) and lam("g") == pytest.approx(0.2)
+    assert (
+        m.log_[-1]["accepted"] and lam("h") == pytest.approx(3.8) and lam("g") == pytest.approx(0.2)
+    )
     # 6. a slack inequality: C_g = max(g, -lambda/mu) = -0.1 brings lambda_g back to 0
     m._epoch_end(_defects(0.0, -1.0))
     assert m.log_[-1]["accepted"] and m.log_[-1]["violation"] == pytest.approx(0.01)
@@ -81,7 +84,9 @@ def test_stops_when_both_tolerances_hold():
     m._epoch_end(_defects(0.1, 0.0))  # accepted, small violation, but objective 2.0 > 0.5
     assert m.log_[-1]["accepted"] and not m._should_stop()
     m._compute_loss(torch.tensor(0.25), _evals(h=0.0, g=0.0), update_duals=True)
-    m._compute_loss(torch.tensor(0.5), _evals(h=0.0, g=0.0), update_duals=False)  # L-BFGS re-evaluation
+    m._compute_loss(
+        torch.tensor(0.5), _evals(h=0.0, g=0.0), update_duals=False
+    )  # L-BFGS re-evaluation
     m._epoch_end(_defects(0.01, 0.0))
     assert m._should_stop()
     # a violation tolerance alone suffices; none at all never stops
@@ -97,8 +102,10 @@ def test_stops_when_both_tolerances_hold():
 
 def test_augmented_terms_and_their_gradients():
     m = _sal(mu_init=2.0, mu_max=2.0)
-    m.multipliers_ = {"h": torch.tensor([1.0], dtype=torch.float64),
-                      "g": torch.tensor([0.5], dtype=torch.float64)}
+    m.multipliers_ = {
+        "h": torch.tensor([1.0], dtype=torch.float64),
+        "g": torch.tensor([0.5], dtype=torch.float64),
+    }
     m.c_best_ = 1.0
     h = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
     g = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
@@ -110,16 +117,27 @@ def test_augmented_terms_and_their_gradients():
     assert float(h.grad) == pytest.approx(1.0 + 2.0 * 0.5)  # lambda + mu h
     assert float(g.grad) == pytest.approx(1.5)  # max(0, lambda + mu g)
     g2 = torch.tensor([-1.0], dtype=torch.float64, requires_grad=True)
-    loss = m._compute_loss(torch.tensor(0.0, dtype=torch.float64), {"g": ConstraintEval(g2, g2, g2)},
-                           update_duals=False)
-    assert float(loss.detach()) == pytest.approx(-0.25 / 4)  # -lambda^2 / (2 mu): slack, no gradient
+    loss = m._compute_loss(
+        torch.tensor(0.0, dtype=torch.float64),
+        {"g": ConstraintEval(g2, g2, g2)},
+        update_duals=False,
+    )
+    assert float(loss.detach()) == pytest.approx(
+        -0.25 / 4
+    )  # -lambda^2 / (2 mu): slack, no gradient
     loss.backward()
     assert float(g2.grad) == 0.0
 
 
 def test_parameter_validation():
-    for bad in (dict(mu_init=0.0), dict(sigma=0.5), dict(eta=1.5), dict(mu_max=0.001, mu_init=0.1),
-                dict(n_aug_lag=0), dict(tol_violation=-1.0)):
+    for bad in (
+        dict(mu_init=0.0),
+        dict(sigma=0.5),
+        dict(eta=1.5),
+        dict(mu_max=0.001, mu_init=0.1),
+        dict(n_aug_lag=0),
+        dict(tol_violation=-1.0),
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             SAL(**bad)._check_params()
 
@@ -134,7 +152,12 @@ class _CountingAdam(torch.optim.Adam):
 
 def test_estimator_resets_the_optimizer_each_outer_iteration(digits):
     Xtr, _, ytr, _ = digits
-    kw = dict(constraints={"l2": L2Norm(bound=20.0)}, optimizer=_CountingAdam, max_epochs=3, random_state=0)
+    kw = dict(
+        constraints={"l2": L2Norm(bound=20.0)},
+        optimizer=_CountingAdam,
+        max_epochs=3,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _CountingAdam.created = 0
@@ -147,8 +170,12 @@ def test_estimator_resets_the_optimizer_each_outer_iteration(digits):
 
 def test_estimator_stops_early_when_sal_tolerances_hold(digits):
     Xtr, _, ytr, _ = digits
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=1e4)}, method=SAL(tol_violation=1e-12),
-                                max_epochs=20, random_state=0).fit(Xtr, ytr)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=1e4)},
+        method=SAL(tol_violation=1e-12),
+        max_epochs=20,
+        random_state=0,
+    ).fit(Xtr, ytr)
     # the level holds from the start, so the first outer iteration is accepted and ends training
     assert len(clf.history_) == 1 and clf.method_.log_[0]["accepted"]
     assert clf.feasible_
@@ -159,26 +186,42 @@ METHODS = {
     "adam": {"fp": FixedPenalty(penalty=1.0), "gda": GDA(), "sal": SAL(), "sadmm": SADMM()},
     # one L-BFGS solve per dual update: plain GDA's dual ascent oscillates with
     # exact inner solves, the augmented Lagrangian (method of multipliers) does not
-    "lbfgs": {"fp": FixedPenalty(penalty=1.0), "gda": GDA(dual_lr=1e-3, augmented=True, penalty=1e-3),
-              "sal": SAL(), "sadmm": SADMM()},
+    "lbfgs": {
+        "fp": FixedPenalty(penalty=1.0),
+        "gda": GDA(dual_lr=1e-3, augmented=True, penalty=1e-3),
+        "sal": SAL(),
+        "sadmm": SADMM(),
+    },
 }
 
 
 @pytest.fixture(scope="module")
 def unconstrained_norms(digits):
     Xtr, _, ytr, _ = digits
-    return {opt: squared_weight_norm(ConstrainedClassifier(optimizer=opt, max_epochs=EPOCHS[opt],
-                                                           random_state=0).fit(Xtr, ytr).module_)
-            for opt in EPOCHS}
+    return {
+        opt: squared_weight_norm(
+            ConstrainedClassifier(optimizer=opt, max_epochs=EPOCHS[opt], random_state=0)
+            .fit(Xtr, ytr)
+            .module_
+        )
+        for opt in EPOCHS
+    }
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 @pytest.mark.parametrize("name", ["fp", "gda", "sal", "sadmm"])
-def test_every_method_meets_a_quarter_of_the_unconstrained_norm(digits, unconstrained_norms, optimizer, name):
+def test_every_method_meets_a_quarter_of_the_unconstrained_norm(
+    digits, unconstrained_norms, optimizer, name
+):
     Xtr, Xte, ytr, yte = digits
     bound = unconstrained_norms[optimizer] / 4
-    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=bound)}, method=METHODS[optimizer][name],
-                                optimizer=optimizer, max_epochs=EPOCHS[optimizer], random_state=0)
+    clf = ConstrainedClassifier(
+        constraints={"l2": L2Norm(bound=bound)},
+        method=METHODS[optimizer][name],
+        optimizer=optimizer,
+        max_epochs=EPOCHS[optimizer],
+        random_state=0,
+    )
     clf.fit(Xtr, ytr)
     value = clf.evaluate_constraints(Xte)["l2"]
     assert value == pytest.approx(squared_weight_norm(clf.module_), rel=1e-5)

@@ -72,27 +72,37 @@ def test_constraints_must_be_a_dict(data):
 def test_pattern_matching_nothing(data):
     X, y = data
     clf = ConstrainedClassifier(constraints={"nn": NonNegativity(params="head.*")}, max_epochs=1)
-    with pytest.raises(ValueError, match=r"params='head.\*' matches no trainable parameter.*layers.0.weight"):
+    with pytest.raises(
+        ValueError, match=r"params='head.\*' matches no trainable parameter.*layers.0.weight"
+    ):
         clf.fit(X, y)
 
 
-@pytest.mark.parametrize("method, match", [
-    (GDA(dual_lr=-0.1), r"GDA: `dual_lr` must be > 0"),
-    (GDA(dual_optimizer="adam"), r"unknown `dual_optimizer`='adam'"),
-    (FixedPenalty(penalty=-1.0), r"`penalty` must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "method, match",
+    [
+        (GDA(dual_lr=-0.1), r"GDA: `dual_lr` must be > 0"),
+        (GDA(dual_optimizer="adam"), r"unknown `dual_optimizer`='adam'"),
+        (FixedPenalty(penalty=-1.0), r"`penalty` must be a finite number >= 0"),
+    ],
+)
 def test_nonsensical_method_parameters(data, method, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
-        ConstrainedClassifier(constraints={"l2": L2Norm(1.0)}, method=method, max_epochs=1).fit(X, y)
+        ConstrainedClassifier(constraints={"l2": L2Norm(1.0)}, method=method, max_epochs=1).fit(
+            X, y
+        )
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"max_epochs": 0}, "`max_epochs` must be an integer >= 1"),
-    ({"batch_size": 0}, "`batch_size` must be a positive integer or -1"),
-    ({"lr": -1.0}, "`lr` must be a finite number > 0"),
-    ({"device": "tpu9"}, "Unknown `device`='tpu9'"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"max_epochs": 0}, "`max_epochs` must be an integer >= 1"),
+        ({"batch_size": 0}, "`batch_size` must be a positive integer or -1"),
+        ({"lr": -1.0}, "`lr` must be a finite number > 0"),
+        ({"device": "tpu9"}, "Unknown `device`='tpu9'"),
+    ],
+)
 def test_bad_estimator_parameters(data, params, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
@@ -113,6 +123,7 @@ def test_fit_does_not_mutate_inputs(data):
     clf = ConstrainedClassifier(constraints={"l2": c}, method=m, max_epochs=2, random_state=0)
     params = clf.get_params(deep=False)
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X, y)

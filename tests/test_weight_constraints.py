@@ -53,11 +53,20 @@ def _orth_reference(tensors):
 
 
 def test_orthogonality_value_uses_the_smaller_gram():
-    tensors = [_randn(3, 5, seed=0), _randn(7, 2, seed=1), _randn(4, 2, 3, 3, seed=2), _randn(6, seed=3)]
+    tensors = [
+        _randn(3, 5, seed=0),
+        _randn(7, 2, seed=1),
+        _randn(4, 2, 3, 3, seed=2),
+        _randn(6, seed=3),
+    ]
     c = Orthogonality()
     assert float(c.value_of(tensors)) == pytest.approx(_orth_reference(tensors), rel=1e-12)
     # wide, tall and conv-shaped orthonormal matrices reach exactly zero
-    ortho = [_orthonormal(3, 5), _orthonormal(7, 2, seed=1), _orthonormal(4, 18, seed=2).reshape(4, 2, 3, 3)]
+    ortho = [
+        _orthonormal(3, 5),
+        _orthonormal(7, 2, seed=1),
+        _orthonormal(4, 18, seed=2).reshape(4, 2, 3, 3),
+    ]
     assert float(c.value_of(ortho)) == pytest.approx(0.0, abs=1e-24)
     # a 2x-scaled identity, tall: W^T W = 4 I (2x2), ||3 I||^2 = 18
     assert float(c.value_of([2 * torch.eye(3, 2, dtype=torch.float64)])) == pytest.approx(18.0)
@@ -65,15 +74,23 @@ def test_orthogonality_value_uses_the_smaller_gram():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_orthogonality_gradient_matches_finite_differences(seed):
-    tensors = tuple(t.requires_grad_() for t in (_randn(3, 5, seed=seed), _randn(4, 2, 2, 2, seed=seed + 10),
-                                                _randn(6, 3, seed=seed + 20)))
+    tensors = tuple(
+        t.requires_grad_()
+        for t in (
+            _randn(3, 5, seed=seed),
+            _randn(4, 2, 2, 2, seed=seed + 10),
+            _randn(6, 3, seed=seed + 20),
+        )
+    )
     c = Orthogonality()
     assert torch.autograd.gradcheck(lambda *ts: c.value_of(ts), tensors, eps=1e-6, atol=1e-6)
 
 
 def _module(dtype=torch.float64):
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(2, 4, 3), nn.Conv2d(4, 4, 3), nn.Flatten(), nn.Linear(16, 3), nn.Linear(3, 12)).to(dtype)
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.Conv2d(4, 4, 3), nn.Flatten(), nn.Linear(16, 3), nn.Linear(3, 12)
+    ).to(dtype)
 
 
 def test_orthogonality_equality_has_one_multiplier_per_gram_entry():
@@ -111,7 +128,9 @@ def test_orthogonality_inequality_is_scalar():
     with pytest.raises(ValueError, match="closed-form projection"):
         SADMM()._setup({"orth": b})
     with pytest.raises(ValueError, match="bound"):
-        ConstrainedClassifier(constraints={"o": Orthogonality(bound=-1.0)}).fit(np.eye(4), [0, 1, 0, 1])
+        ConstrainedClassifier(constraints={"o": Orthogonality(bound=-1.0)}).fit(
+            np.eye(4), [0, 1, 0, 1]
+        )
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 2, 2, 2), (4, 4), (6,)])
@@ -175,7 +194,9 @@ def test_simplex_value_and_defect_layout():
         e = bound.evaluate()
     assert bound.kind == "equality" and bound.has_projection
     # negative parts (4 + 2 entries), then the row sums minus one (2 rows + 1 vector)
-    np.testing.assert_allclose(e.defect.detach().numpy(), [0.5, 0, 0, 0, 0, 0, -0.5, -0.25, 0.0], atol=1e-15)
+    np.testing.assert_allclose(
+        e.defect.detach().numpy(), [0.5, 0, 0, 0, 0, 0, -0.5, -0.25, 0.0], atol=1e-15
+    )
     assert float(e.value) == pytest.approx(1.25)
     # the axis is honoured: columns of `a` sum to 0 and 1.25
     col = Simplex(params="a", axis=0)._bind(net, "mix").evaluate()
@@ -199,7 +220,9 @@ def test_simplex_projection_matches_brute_force(axis, seed):
     out = project_simplex(t, axis).numpy()
     moved = np.moveaxis(t.numpy(), axis, -1).reshape(-1, t.shape[axis])
     expected = np.stack([_simplex_brute_force(v) for v in moved])
-    np.testing.assert_allclose(np.moveaxis(out, axis, -1).reshape(expected.shape), expected, atol=1e-12)
+    np.testing.assert_allclose(
+        np.moveaxis(out, axis, -1).reshape(expected.shape), expected, atol=1e-12
+    )
     # in place through the constraint, feasible and idempotent
     ts = [t.clone()]
     Simplex(params="*", axis=axis)._project_(ts)
@@ -240,12 +263,17 @@ def test_density_value_is_the_expected_share_of_open_gates():
     expected = torch.sigmoid(la - (2 / 3) * math.log(0.1 / 1.1)).mean()
     assert float(e.value) == pytest.approx(float(expected), rel=1e-6)
     assert float(e.defect) == pytest.approx(float(expected) - 0.4, rel=1e-5)
-    assert {id(p) for p in b.parameters} == {id(net.layers[0].log_alpha), id(net.layers[2].log_alpha)}
+    assert {id(p) for p in b.parameters} == {
+        id(net.layers[0].log_alpha),
+        id(net.layers[2].log_alpha),
+    }
     # Monte Carlo: the share of non-zero sampled gates averages to the value
     net.train()
     with torch.no_grad():
-        draws = [torch.cat([(m.gates() > 0).double() for m in (net.layers[0], net.layers[2])]).mean()
-                 for _ in range(2000)]
+        draws = [
+            torch.cat([(m.gates() > 0).double() for m in (net.layers[0], net.layers[2])]).mean()
+            for _ in range(2000)
+        ]
     mc = float(torch.stack(draws).mean())
     se = float(torch.stack(draws).std()) / math.sqrt(len(draws))
     assert abs(mc - float(expected)) < 4 * se + 1e-3
@@ -306,9 +334,13 @@ def test_gate_parameters_are_left_out_of_the_default_weight_selection():
 def test_density_constraint_is_met_by_gda(digits):
     X_train, X_test, y_train, y_test = digits
     clf = ConstrainedClassifier(
-        L0MLP, module_params={"hidden_layer_sizes": (32,), "droprate_init": 0.5},
+        L0MLP,
+        module_params={"hidden_layer_sizes": (32,), "droprate_init": 0.5},
         constraints={"density": Density(upper=0.3)},
-        method=GDA(dual_lr=0.3), max_epochs=20, lr=0.02, random_state=0,
+        method=GDA(dual_lr=0.3),
+        max_epochs=20,
+        lr=0.02,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -337,18 +369,32 @@ def test_orthogonality_reaches_its_bound_on_a_small_cnn_with_gda(digits):
     params = {"channels": (4, 8), "hidden": 16}
     torch.manual_seed(0)
     start = CNN(64, 10, **params)
-    initial = float(Orthogonality().value_of([p.detach() for p in start.parameters() if p.dim() >= 2]))
+    initial = float(
+        Orthogonality().value_of([p.detach() for p in start.parameters() if p.dim() >= 2])
+    )
     clf = ConstrainedClassifier(
-        CNN, module_params=params, constraints={"orth": Orthogonality(bound=0.0)},
-        method=GDA(dual_lr=1.0, augmented=True, penalty=1.0), optimizer="sgd", lr=0.1,
-        max_epochs=30, random_state=0, tol=0.05,
+        CNN,
+        module_params=params,
+        constraints={"orth": Orthogonality(bound=0.0)},
+        method=GDA(dual_lr=1.0, augmented=True, penalty=1.0),
+        optimizer="sgd",
+        lr=0.1,
+        max_epochs=30,
+        random_state=0,
+        tol=0.05,
     ).fit(X, y)
     value = clf.evaluate_constraints(X)["orth"]
     assert initial > 5.0 and value < 1e-2
     with torch.no_grad():
-        worst = max(float((W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W).sub(
-            torch.eye(min(W.shape))).abs().max())
-            for W in (p.reshape(p.shape[0], -1) for p in clf.module_.parameters() if p.dim() >= 2))
+        worst = max(
+            float(
+                (W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W)
+                .sub(torch.eye(min(W.shape)))
+                .abs()
+                .max()
+            )
+            for W in (p.reshape(p.shape[0], -1) for p in clf.module_.parameters() if p.dim() >= 2)
+        )
     assert worst < 0.05 and clf.feasible_
     assert clf.multipliers_["orth"].shape == (16 + 64 + 256 + 100,)  # one per Gram entry
     assert clf.score(X, y) > 0.35  # (plain SGD without the constraint: 0.15 after 30 epochs)
@@ -357,8 +403,13 @@ def test_orthogonality_reaches_its_bound_on_a_small_cnn_with_gda(digits):
 def test_orthogonality_budget_is_met_with_gda(digits):
     X, y = _small_cnn_data(digits)
     clf = ConstrainedClassifier(
-        CNN, module_params={"channels": (4, 8), "hidden": 16}, constraints={"orth": Orthogonality(bound=1.0)},
-        method=GDA(dual_lr=0.05), lr=0.01, max_epochs=15, random_state=0,
+        CNN,
+        module_params={"channels": (4, 8), "hidden": 16},
+        constraints={"orth": Orthogonality(bound=1.0)},
+        method=GDA(dual_lr=0.05),
+        lr=0.01,
+        max_epochs=15,
+        random_state=0,
     ).fit(X, y)
     assert clf.feasible_ and clf.evaluate_constraints(X)["orth"] <= 1.0 * (1 + 1e-3)
     assert clf.multipliers_["orth"].shape == (1,)
@@ -367,8 +418,14 @@ def test_orthogonality_budget_is_met_with_gda(digits):
 def test_orthogonality_is_exact_with_sadmm(digits):
     X, y = _small_cnn_data(digits, n=200)
     clf = ConstrainedClassifier(
-        CNN, module_params={"channels": (2, 4), "hidden": 8}, constraints={"orth": Orthogonality()},
-        method=SADMM(rho=1.0), max_epochs=2, lr=0.01, random_state=0, tol=1e-6,
+        CNN,
+        module_params={"channels": (2, 4), "hidden": 8},
+        constraints={"orth": Orthogonality()},
+        method=SADMM(rho=1.0),
+        max_epochs=2,
+        lr=0.01,
+        random_state=0,
+        tol=1e-6,
     ).fit(X, y)
     assert clf.evaluate_constraints(X)["orth"] < 1e-9
     assert clf.feasible_
@@ -397,13 +454,20 @@ def test_norm_ball_projections_on_several_tensors(seed, bound):
     flat = np.concatenate([t.numpy().ravel() for t in ts])
     l1 = [t.clone() for t in ts]
     L1Norm(bound=bound)._project_(l1)
-    np.testing.assert_allclose(np.concatenate([t.numpy().ravel() for t in l1]),
-                               _l1_ball_by_bisection(flat, bound), atol=1e-10)
+    np.testing.assert_allclose(
+        np.concatenate([t.numpy().ravel() for t in l1]),
+        _l1_ball_by_bisection(flat, bound),
+        atol=1e-10,
+    )
     l2 = [t.clone() for t in ts]
     L2Norm(bound=bound)._project_(l2)
-    norm = np.sqrt((flat ** 2).sum())
+    norm = np.sqrt((flat**2).sum())
     expected = flat * min(1.0, np.sqrt(bound) / norm)
-    np.testing.assert_allclose(np.concatenate([t.numpy().ravel() for t in l2]), expected, atol=1e-12)
+    np.testing.assert_allclose(
+        np.concatenate([t.numpy().ravel() for t in l2]), expected, atol=1e-12
+    )
     nn_ = [t.clone() for t in ts]
     NonNegativity()._project_(nn_)
-    np.testing.assert_array_equal(np.concatenate([t.numpy().ravel() for t in nn_]), np.clip(flat, 0, None))
+    np.testing.assert_array_equal(
+        np.concatenate([t.numpy().ravel() for t in nn_]), np.clip(flat, 0, None)
+    )

@@ -23,21 +23,30 @@ _EXAMPLES = os.path.join(_ROOT, "examples")
 _GALLERY = os.path.join(_ROOT, "docs", "gallery")
 _MARKER = "<!-- gallery -->"
 #: shown first, in this order; the other scripts follow alphabetically
-_FIRST = ["quickstart", "demo", "concave_2d", "rate_constraint", "fairness_adult",
-          "geneo_lbfgs", "grid_search_level"]
+_FIRST = [
+    "quickstart",
+    "demo",
+    "concave_2d",
+    "rate_constraint",
+    "fairness_adult",
+    "geneo_lbfgs",
+    "grid_search_level",
+]
 
 
 def _converter():
-    spec = importlib.util.spec_from_file_location("_sc_rst_to_markdown",
-                                                  os.path.join(_HERE, "rst_to_markdown.py"))
+    spec = importlib.util.spec_from_file_location(
+        "_sc_rst_to_markdown", os.path.join(_HERE, "rst_to_markdown.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.convert
 
 
 def _scripts():
-    names = sorted(f[:-3] for f in os.listdir(_EXAMPLES)
-                   if f.endswith(".py") and not f.startswith("_"))
+    names = sorted(
+        f[:-3] for f in os.listdir(_EXAMPLES) if f.endswith(".py") and not f.startswith("_")
+    )
     first = [n for n in _FIRST if n in names]
     return first + [n for n in names if n not in first]
 
@@ -56,16 +65,30 @@ def _section(name, convert, level="##"):
     source = _source(name)
     doc = ast.get_docstring(ast.parse(source)) or name
     title, _, body = doc.partition("\n")
-    lines = [f"{level} {title.strip().rstrip('.')}", "", f"`examples/{name}.py`", "",
-             convert(body.strip(), "sklearn_constrained"), ""]
+    lines = [
+        f"{level} {title.strip().rstrip('.')}",
+        "",
+        f"`examples/{name}.py`",
+        "",
+        convert(body.strip(), "sklearn_constrained"),
+        "",
+    ]
     if _writes_figure(source):
         if os.path.exists(os.path.join(_GALLERY, f"{name}.png")):
             lines += [f"![{title.strip()}]({name}.png)", ""]
         else:
-            log.warning(f"gallery: examples/{name}.py has no figure docs/gallery/{name}.png; "
-                        "run `make examples` and commit the PNG.")
-    lines += [f'??? example "Source: examples/{name}.py"', "", "    ```python",
-              f'    --8<-- "examples/{name}.py"', "    ```", ""]
+            log.warning(
+                f"gallery: examples/{name}.py has no figure docs/gallery/{name}.png; "
+                "run `make examples` and commit the PNG."
+            )
+    lines += [
+        f'??? example "Source: examples/{name}.py"',
+        "",
+        "    ```python",
+        f'    --8<-- "examples/{name}.py"',
+        "    ```",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -78,7 +101,9 @@ def on_page_markdown(markdown, page, **kwargs):
     others = [n for n in names if n not in with_figure]
     parts = [_section(n, convert) for n in with_figure]
     if others:
-        parts.append("## Other scripts\n\nScripts that write no figure (for example those that need "
-                     "a launcher such as `torchrun`); `make examples` does not run them.\n")
+        parts.append(
+            "## Other scripts\n\nScripts that write no figure (for example those that need "
+            "a launcher such as `torchrun`); `make examples` does not run them.\n"
+        )
         parts += [_section(n, convert, level="###") for n in others]
     return markdown.replace(_MARKER, "\n".join(parts))

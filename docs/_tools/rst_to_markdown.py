@@ -73,8 +73,9 @@ def _convert_math_blocks(text):
         body = [m.group("first").strip()] if m.group("first").strip() else []
         i += 1
         # the directive's content: the following lines indented deeper (or blank)
-        while i < len(lines) and (not lines[i].strip() or
-                                  len(lines[i]) - len(lines[i].lstrip()) > len(indent)):
+        while i < len(lines) and (
+            not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > len(indent)
+        ):
             body.append(lines[i].strip())
             i += 1
         while body and not body[-1]:
@@ -104,7 +105,8 @@ def convert(text, context=None):
 
 def _runtime_docstring(obj):
     """Fill a docstring built at import time (``__doc__ = "..." + shared``),
-    which static analysis cannot see, from the imported object itself."""
+    which static analysis cannot see, from the imported object itself.
+    """
     owner = obj
     while owner is not None and not owner.is_module:
         owner = owner.parent
@@ -112,11 +114,15 @@ def _runtime_docstring(obj):
         return
     try:
         target = importlib.import_module(owner.path)
-        for part in obj.path[len(owner.path) + 1:].split("."):
+        for part in obj.path[len(owner.path) + 1 :].split("."):
             target = vars(target)[part] if isinstance(target, type) else getattr(target, part)
     except (ImportError, AttributeError, KeyError):
         return
-    doc = vars(target).get("__doc__") if isinstance(target, type) else getattr(target, "__doc__", None)
+    doc = (
+        vars(target).get("__doc__")
+        if isinstance(target, type)
+        else getattr(target, "__doc__", None)
+    )
     if isinstance(doc, str) and doc.strip():
         obj.docstring = griffe.Docstring(inspect.cleandoc(doc), parent=obj)
 

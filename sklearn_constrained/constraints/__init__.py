@@ -7,11 +7,8 @@ excluded). Each level is a plain parameter, reachable from an estimator as
 """
 
 from ._base import BatchContext, BoundConstraint, Constraint, ConstraintEval, WeightConstraint
-from ._selection import select_parameters
-from ._weights import L1Norm, L2Norm, NonNegativity
-from ._orthogonality import Orthogonality
-from ._simplex import Simplex
 from ._density import Density
+from ._orthogonality import Orthogonality
 from ._rates import (
     BoundedGroupLoss,
     DemographicParity,
@@ -24,6 +21,9 @@ from ._rates import (
     TruePositiveRateParity,
     surrogate_indicator,
 )
+from ._selection import select_parameters
+from ._simplex import Simplex
+from ._weights import L1Norm, L2Norm, NonNegativity
 
 __all__ = [
     "Constraint",

@@ -23,7 +23,7 @@ Each bound constraint returns a :class:`ConstraintEval` of three tensors:
 
 import math
 from numbers import Real
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from sklearn.base import BaseEstimator
@@ -49,8 +49,8 @@ class BatchContext(NamedTuple):
     """
 
     y_pred: torch.Tensor
-    y: Optional[torch.Tensor] = None
-    groups: Optional[torch.Tensor] = None
+    y: torch.Tensor | None = None
+    groups: torch.Tensor | None = None
     n_groups: int = 0
     target_scale: float = 1.0
 
@@ -65,7 +65,9 @@ def check_level(owner, name, value, *, low=0.0, high=math.inf, allow_none=False)
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{cls}: `{name}` must be a real number; got {value!r} ({type(value).__name__}).")
+        raise TypeError(
+            f"{cls}: `{name}` must be a real number; got {value!r} ({type(value).__name__})."
+        )
     value = float(value)
     if math.isnan(value) or value < low or value > high:
         hi = "" if math.isinf(high) else f" and <= {high:g}"
@@ -109,8 +111,11 @@ class Constraint(BaseEstimator):
         """
         from numbers import Real
 
-        levels = [abs(float(v)) for k, v in self.get_params(deep=False).items()
-                  if k in self._level_params and isinstance(v, Real) and not isinstance(v, bool)]
+        levels = [
+            abs(float(v))
+            for k, v in self.get_params(deep=False).items()
+            if k in self._level_params and isinstance(v, Real) and not isinstance(v, bool)
+        ]
         return max([1.0] + levels)
 
 
@@ -148,7 +153,8 @@ class BoundConstraint:
 
     def project_(self, tensors):
         """Project ``tensors`` (copies shaped like :attr:`parameters`) in place
-        onto the feasible set: the closed-form proximal step used by S-ADMM."""
+        onto the feasible set: the closed-form proximal step used by S-ADMM.
+        """
         raise NotImplementedError(
             f"{type(self.constraint).__name__} has no closed-form projection; "
             "use method='gda', 'sal' or 'fp' for it."
@@ -161,7 +167,8 @@ class BoundConstraint:
     # -- checkpointing ----------------------------------------------------------
     def _get_state(self):
         """The running state carried across a fit (``warm_start``, checkpoints):
-        a dict of tensors and plain values; stateless constraints return ``{}``."""
+        a dict of tensors and plain values; stateless constraints return ``{}``.
+        """
         return {}
 
     def _set_state(self, state):
@@ -192,7 +199,8 @@ class WeightConstraint(Constraint):
 
     def value_of(self, tensors):
         """The constraint's value for a list of tensors (a convenience for
-        tests and for users inspecting a module by hand)."""
+        tests and for users inspecting a module by hand).
+        """
         return self._value(list(tensors))
 
 

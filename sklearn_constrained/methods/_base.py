@@ -96,7 +96,8 @@ class ConstrainedMethod(BaseEstimator):
 
     def _should_stop(self):
         """Whether the method's own stopping test passed at the last
-        ``_epoch_end`` (SAL's tolerances); the training loop then stops."""
+        ``_epoch_end`` (SAL's tolerances); the training loop then stops.
+        """
         return False
 
     # -- reporting ------------------------------------------------------------

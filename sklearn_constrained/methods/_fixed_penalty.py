@@ -76,8 +76,10 @@ class FixedPenalty(ConstrainedMethod):
         return loss
 
     def _multipliers_numpy(self):
-        return {n: np.full(np.atleast_1d(m.detach().cpu().numpy()).shape, self.coefs_[n])
-                for n, m in self.multipliers_.items()}
+        return {
+            n: np.full(np.atleast_1d(m.detach().cpu().numpy()).shape, self.coefs_[n])
+            for n, m in self.multipliers_.items()
+        }
 
     def _penalty_for_history(self):
         return dict(self.coefs_)

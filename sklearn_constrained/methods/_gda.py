@@ -64,8 +64,16 @@ class GDA(ConstrainedMethod):
 
     short_name = "gda"
 
-    def __init__(self, dual_lr=0.01, dual_optimizer="sgd", kp=1.0, nu=0.0,
-                 augmented=False, penalty=1.0, order="alternating"):
+    def __init__(
+        self,
+        dual_lr=0.01,
+        dual_optimizer="sgd",
+        kp=1.0,
+        nu=0.0,
+        augmented=False,
+        penalty=1.0,
+        order="alternating",
+    ):
         self.dual_lr = dual_lr
         self.dual_optimizer = dual_optimizer
         self.kp = kp

@@ -104,7 +104,9 @@ class SADMM(ConstrainedMethod):
         super()._setup(bound_constraints, device, dtype)
         missing = [n for n, b in bound_constraints.items() if not b.has_projection]
         if missing:
-            kinds = ", ".join(f"{n!r} ({type(bound_constraints[n].constraint).__name__})" for n in missing)
+            kinds = ", ".join(
+                f"{n!r} ({type(bound_constraints[n].constraint).__name__})" for n in missing
+            )
             raise ValueError(
                 f"SADMM needs a closed-form projection (prox) for every constraint; {kinds} "
                 "has none. Use method='gda', 'sal' or 'fp' for such constraints (in "
@@ -198,13 +200,20 @@ class SADMM(ConstrainedMethod):
                     if d.requires_grad and m <= _MAX_ESTIMATED_ENTRIES:
                         # the Jacobian's rows in one batched (vmapped) backward pass
                         eye = torch.eye(m, dtype=d.dtype, device=d.device)
-                        grads = torch.autograd.grad(d, params, grad_outputs=eye, is_grads_batched=True,
-                                                    allow_unused=True)
-                        J = torch.cat([
-                            (g if g is not None else torch.zeros((m,) + p.shape, dtype=d.dtype,
-                                                                 device=d.device)).reshape(m, -1)
-                            for g, p in zip(grads, params)
-                        ], dim=1).detach()
+                        grads = torch.autograd.grad(
+                            d, params, grad_outputs=eye, is_grads_batched=True, allow_unused=True
+                        )
+                        J = torch.cat(
+                            [
+                                (
+                                    g
+                                    if g is not None
+                                    else torch.zeros((m,) + p.shape, dtype=d.dtype, device=d.device)
+                                ).reshape(m, -1)
+                                for g, p in zip(grads, params)
+                            ],
+                            dim=1,
+                        ).detach()
                         rows = list(J)
             finally:
                 with torch.no_grad():
@@ -220,7 +229,9 @@ class SADMM(ConstrainedMethod):
             y = rho * torch.cat([u.reshape(-1) for u in self.duals_[name]]).double().cpu()
             if J.shape[0] == 1:
                 jj = float(J[0] @ J[0])
-                est = torch.tensor([float(J[0] @ y) / jj if jj > 1e-30 else 0.0], dtype=torch.float64)
+                est = torch.tensor(
+                    [float(J[0] @ y) / jj if jj > 1e-30 else 0.0], dtype=torch.float64
+                )
             else:
                 est = torch.linalg.lstsq(J.T, y.unsqueeze(1), driver="gelsd").solution.reshape(-1)
             if self.kinds_[name] == "inequality":
@@ -230,14 +241,20 @@ class SADMM(ConstrainedMethod):
     # -- end of training ------------------------------------------------------
     def _feasible_point(self):
         """The split copies, merged per parameter (Dykstra's projection of the
-        average onto the intersection when constraints share a parameter)."""
+        average onto the intersection when constraints share a parameter).
+        """
         cover = {}
         for name, params in self._params.items():
             for k, p in enumerate(params):
                 cover.setdefault(id(p), []).append((name, k))
-        x = {pid: (self.split_[lst[0][0]][lst[0][1]].clone() if len(lst) == 1 else
-                   sum(self.split_[n][k] for n, k in lst) / len(lst))
-             for pid, lst in cover.items()}
+        x = {
+            pid: (
+                self.split_[lst[0][0]][lst[0][1]].clone()
+                if len(lst) == 1
+                else sum(self.split_[n][k] for n, k in lst) / len(lst)
+            )
+            for pid, lst in cover.items()
+        }
         if all(len(lst) == 1 for lst in cover.values()):
             return x
         incr = {n: [torch.zeros_like(z) for z in zs] for n, zs in self.split_.items()}

@@ -105,8 +105,16 @@ class SAL(ConstrainedMethod):
     short_name = "sal"
     resets_optimizer_each_epoch = True
 
-    def __init__(self, mu_init=0.01, sigma=10.0, mu_max=1e3, eta=0.5, n_aug_lag=10,
-                 tol_objective=None, tol_violation=None):
+    def __init__(
+        self,
+        mu_init=0.01,
+        sigma=10.0,
+        mu_max=1e3,
+        eta=0.5,
+        n_aug_lag=10,
+        tol_objective=None,
+        tol_violation=None,
+    ):
         self.mu_init = mu_init
         self.sigma = sigma
         self.mu_max = mu_max
@@ -121,7 +129,9 @@ class SAL(ConstrainedMethod):
         self._check_positive("sigma", self.sigma)
         self._check_positive("eta", self.eta)
         if self.sigma <= 1:
-            raise ValueError(f"SAL: `sigma` must be > 1 (the penalty grows by this factor); got {self.sigma!r}.")
+            raise ValueError(
+                f"SAL: `sigma` must be > 1 (the penalty grows by this factor); got {self.sigma!r}."
+            )
         if self.eta > 1:
             raise ValueError(f"SAL: `eta` must lie in (0, 1]; got {self.eta!r}.")
         if self.mu_max < self.mu_init:
@@ -203,8 +213,13 @@ class SAL(ConstrainedMethod):
         c2 = float(sum(v.double().square().sum() for v in viol.values()))  # one sync per epoch
         best = float(self.c_best_) if isinstance(self.c_best_, torch.Tensor) else self.c_best_
         accepted = c2 <= float(self.eta) * best
-        entry = {"outer_iteration": self.outer_iter_ + 1, "violation": c2, "best": best,
-                 "accepted": accepted, "mu": mu}
+        entry = {
+            "outer_iteration": self.outer_iter_ + 1,
+            "violation": c2,
+            "best": best,
+            "accepted": accepted,
+            "mu": mu,
+        }
         if accepted:
             checks = []
             if self.tol_violation is not None:
@@ -239,9 +254,14 @@ class SAL(ConstrainedMethod):
     def _get_state(self):
         state = super()._get_state()
         best = self.c_best_
-        state.update(mu=self.mu_, c_best=best.clone() if isinstance(best, torch.Tensor) else best,
-                     outer_iter=self.outer_iter_, block=self.block_, stop=self.stop_,
-                     log_len=len(self.log_))
+        state.update(
+            mu=self.mu_,
+            c_best=best.clone() if isinstance(best, torch.Tensor) else best,
+            outer_iter=self.outer_iter_,
+            block=self.block_,
+            stop=self.stop_,
+            log_len=len(self.log_),
+        )
         return state
 
     def _set_state(self, state):
@@ -251,4 +271,4 @@ class SAL(ConstrainedMethod):
         self.outer_iter_ = state["outer_iter"]
         self.block_ = state["block"]
         self.stop_ = state["stop"]
-        del self.log_[state["log_len"]:]
+        del self.log_[state["log_len"] :]

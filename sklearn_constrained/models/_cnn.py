@@ -45,12 +45,18 @@ class CNN(ImageModel):
     105866
     """
 
-    def __init__(self, n_features, n_outputs, image_shape=None, channels=(16, 32), hidden=64, dropout=0.0):
+    def __init__(
+        self, n_features, n_outputs, image_shape=None, channels=(16, 32), hidden=64, dropout=0.0
+    ):
         super().__init__()
         self.image_shape = resolve_image_shape(n_features, image_shape, owner="CNN")
         layers, width = [], self.image_shape[0]
         for c in channels:
-            layers += [nn.Conv2d(width, int(c), 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            layers += [
+                nn.Conv2d(width, int(c), 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
             width = int(c)
         self.features = nn.Sequential(*layers)
         with torch.no_grad():

@@ -118,8 +118,21 @@ class GENEONet(ImageModel):
     ['nonnegative', 'simplex']
     """
 
-    def __init__(self, n_features, n_outputs, image_shape=None, n_radial=4, n_edges=4, n_bars=4, n_channels=8,
-                 kernel_size=None, pool_size=None, stride=None, gain=10.0, pixel_width=0.5):
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        image_shape=None,
+        n_radial=4,
+        n_edges=4,
+        n_bars=4,
+        n_channels=8,
+        kernel_size=None,
+        pool_size=None,
+        stride=None,
+        gain=10.0,
+        pixel_width=0.5,
+    ):
         super().__init__()
         self.image_shape = resolve_image_shape(n_features, image_shape, owner="GENEONet")
         side = min(self.image_shape[1:])
@@ -132,16 +145,22 @@ class GENEONet(ImageModel):
         kernel_size, pool_size, stride = int(kernel_size), int(pool_size), int(stride)
         counts = {"n_radial": n_radial, "n_edges": n_edges, "n_bars": n_bars}
         if any(int(v) < 0 for v in counts.values()) or sum(int(v) for v in counts.values()) == 0:
-            raise ValueError(f"GENEONet: operator counts must be >= 0 and not all zero; got {counts}.")
+            raise ValueError(
+                f"GENEONet: operator counts must be >= 0 and not all zero; got {counts}."
+            )
         if kernel_size < 3 or kernel_size % 2 == 0:
-            raise ValueError(f"GENEONet: `kernel_size` must be an odd integer >= 3; got {kernel_size!r}.")
+            raise ValueError(
+                f"GENEONet: `kernel_size` must be an odd integer >= 3; got {kernel_size!r}."
+            )
         if pool_size < 1 or int(n_channels) < 1 or stride < 1:
             raise ValueError(
                 f"GENEONet: `pool_size`, `n_channels` and `stride` must be >= 1; got {pool_size!r}, "
                 f"{n_channels!r}, {stride!r}."
             )
         if not gain > 0 or not pixel_width > 0:
-            raise ValueError(f"GENEONet: `gain` and `pixel_width` must be > 0; got {gain!r}, {pixel_width!r}.")
+            raise ValueError(
+                f"GENEONet: `gain` and `pixel_width` must be > 0; got {gain!r}, {pixel_width!r}."
+            )
         self.n_radial, self.n_edges, self.n_bars = int(n_radial), int(n_edges), int(n_bars)
         self.n_channels, self.kernel_size, self.pool_size = int(n_channels), kernel_size, pool_size
         self.stride = stride
@@ -150,22 +169,26 @@ class GENEONet(ImageModel):
         self.n_operators = self.n_radial + n_oriented
 
         half = kernel_size // 2
-        ys, xs = torch.meshgrid(torch.arange(-half, half + 1.0), torch.arange(-half, half + 1.0), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(-half, half + 1.0), torch.arange(-half, half + 1.0), indexing="ij"
+        )
         self.register_buffer("_x", xs, persistent=False)
-        self.register_buffer("_y", -ys, persistent=False)  # y points up, so angles turn anticlockwise
+        self.register_buffer(
+            "_y", -ys, persistent=False
+        )  # y points up, so angles turn anticlockwise
         self.register_buffer("_r", torch.sqrt(xs * xs + ys * ys), persistent=False)
         self.register_buffer("_is_edge", torch.arange(n_oriented) < self.n_edges, persistent=False)
 
         self.radius = nn.Parameter(torch.linspace(0.0, float(half), self.n_radial))
         self.radial_width = nn.Parameter(torch.full((self.n_radial,), 0.7))
-        edges = torch.arange(self.n_edges) * (2 * math.pi / max(self.n_edges, 1))   # both polarities
+        edges = torch.arange(self.n_edges) * (2 * math.pi / max(self.n_edges, 1))  # both polarities
         bars = torch.arange(self.n_bars) * (math.pi / max(self.n_bars, 1))
         self.orientation = nn.Parameter(torch.cat([edges, bars]).float())
         self.oriented_width = nn.Parameter(torch.full((n_oriented,), 1.0))
         self.threshold = nn.Parameter(torch.zeros(self.n_operators))
         mixing = torch.zeros(self.n_channels, self.n_operators)
         for c in range(self.n_channels):
-            mixing[c, c::self.n_channels] = 1.0
+            mixing[c, c :: self.n_channels] = 1.0
         mixing[mixing.sum(1) == 0] = 1.0  # channels beyond the operators start uniform
         self.mixing = nn.Parameter(mixing / mixing.sum(1, keepdim=True))
         self.head = nn.Linear(self.n_channels * pool_size * pool_size, int(n_outputs))
@@ -188,7 +211,9 @@ class GENEONet(ImageModel):
         from ..constraints import NonNegativity, Simplex
 
         return {
-            "nonnegative": NonNegativity(params=["radius", "radial_width", "oriented_width", "threshold"]),
+            "nonnegative": NonNegativity(
+                params=["radius", "radial_width", "oriented_width", "threshold"]
+            ),
             "simplex": Simplex(params="mixing"),
         }
 
@@ -201,7 +226,7 @@ class GENEONet(ImageModel):
             Radial, then edge, then bar kernels, as differentiable functions
             of the parameters (rows of the kernel go downwards in the image).
         """
-        p2 = self.pixel_width ** 2
+        p2 = self.pixel_width**2
         parts = []
         if self.n_radial:
             s = torch.sqrt(self.radial_width.square() + p2)[:, None, None]
@@ -230,7 +255,9 @@ class GENEONet(ImageModel):
         x = self._as_images(X)
         if x.shape[1] > 1:
             x = x.mean(dim=1, keepdim=True)
-        return F.conv2d(x, self.kernels()[:, None], padding=self.kernel_size // 2, stride=self.stride)
+        return F.conv2d(
+            x, self.kernels()[:, None], padding=self.kernel_size // 2, stride=self.stride
+        )
 
     def features(self, X):
         """The composite operators' pooled evidence fed to the head (before ``gain``).
@@ -259,13 +286,24 @@ class GENEONet(ImageModel):
         out = []
         with torch.no_grad():
             for i in range(self.n_radial):
-                out.append({"operator": i, "family": "radial", "radius": round(float(self.radius[i]), 6),
-                            "width": round(float(self.radial_width[i]), 6),
-                            "threshold": round(float(self.threshold[i]), 6)})
+                out.append(
+                    {
+                        "operator": i,
+                        "family": "radial",
+                        "radius": round(float(self.radius[i]), 6),
+                        "width": round(float(self.radial_width[i]), 6),
+                        "threshold": round(float(self.threshold[i]), 6),
+                    }
+                )
             for j in range(self.n_edges + self.n_bars):
                 i = self.n_radial + j
-                out.append({"operator": i, "family": "edge" if j < self.n_edges else "bar",
-                            "orientation_deg": round(math.degrees(float(self.orientation[j])), 4),
-                            "width": round(float(self.oriented_width[j]), 6),
-                            "threshold": round(float(self.threshold[i]), 6)})
+                out.append(
+                    {
+                        "operator": i,
+                        "family": "edge" if j < self.n_edges else "bar",
+                        "orientation_deg": round(math.degrees(float(self.orientation[j])), 4),
+                        "width": round(float(self.oriented_width[j]), 6),
+                        "threshold": round(float(self.threshold[i]), 6),
+                    }
+                )
         return out

@@ -79,7 +79,11 @@ class ImageModel(SizedModule):
 
     @classmethod
     def from_data(cls, n_features, n_outputs, input_shape=None, **params):
-        if params.get("image_shape") is None and input_shape is not None and len(input_shape) in (2, 3):
+        if (
+            params.get("image_shape") is None
+            and input_shape is not None
+            and len(input_shape) in (2, 3)
+        ):
             params["image_shape"] = tuple(int(s) for s in input_shape)
         return cls(n_features, n_outputs, **params)
 

@@ -41,9 +41,13 @@ class HardConcreteGates:
 
     def _init_gates(self, n_gates, droprate_init, temperature, limit_l, limit_r):
         if not 0.0 < droprate_init < 1.0:
-            raise ValueError(f"{type(self).__name__}: `droprate_init` must lie in (0, 1); got {droprate_init!r}.")
+            raise ValueError(
+                f"{type(self).__name__}: `droprate_init` must lie in (0, 1); got {droprate_init!r}."
+            )
         if not temperature > 0:
-            raise ValueError(f"{type(self).__name__}: `temperature` must be > 0; got {temperature!r}.")
+            raise ValueError(
+                f"{type(self).__name__}: `temperature` must be > 0; got {temperature!r}."
+            )
         if not (limit_l < 0.0 and limit_r > 1.0):
             raise ValueError(
                 f"{type(self).__name__}: the stretch interval must contain [0, 1] strictly "
@@ -76,7 +80,9 @@ class HardConcreteGates:
 
     def deterministic_gates(self):
         """The test-time gates (used in evaluation mode)."""
-        return torch.clamp(torch.sigmoid(self.log_alpha) * (self.limit_r - self.limit_l) + self.limit_l, 0.0, 1.0)
+        return torch.clamp(
+            torch.sigmoid(self.log_alpha) * (self.limit_r - self.limit_l) + self.limit_l, 0.0, 1.0
+        )
 
     def density(self):
         """The share of weights kept by the test-time gates (a float)."""
@@ -127,8 +133,16 @@ class L0Linear(HardConcreteGates, nn.Module):
     0.998
     """
 
-    def __init__(self, in_features, out_features, bias=True, droprate_init=0.01, temperature=2.0 / 3.0,
-                 limit_l=-0.1, limit_r=1.1):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        bias=True,
+        droprate_init=0.01,
+        temperature=2.0 / 3.0,
+        limit_l=-0.1,
+        limit_r=1.1,
+    ):
         nn.Module.__init__(self)
         reference = nn.Linear(in_features, out_features, bias=bias)  # the usual initialisation
         self.in_features, self.out_features = int(in_features), int(out_features)
@@ -140,8 +154,10 @@ class L0Linear(HardConcreteGates, nn.Module):
         return F.linear(X, self.weight * self.gates().view_as(self.weight), self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}, temperature={self.temperature:.3g}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, temperature={self.temperature:.3g}"
+        )
 
 
 class L0Conv2d(HardConcreteGates, nn.Module):
@@ -164,10 +180,23 @@ class L0Conv2d(HardConcreteGates, nn.Module):
     torch.Size([2, 4, 8, 8])
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 droprate_init=0.01, temperature=2.0 / 3.0, limit_l=-0.1, limit_r=1.1):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias=True,
+        droprate_init=0.01,
+        temperature=2.0 / 3.0,
+        limit_l=-0.1,
+        limit_r=1.1,
+    ):
         nn.Module.__init__(self)
-        reference = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+        reference = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
+        )
         self.stride, self.padding = reference.stride, reference.padding
         self.weight = nn.Parameter(reference.weight.detach().clone())
         self.bias = nn.Parameter(reference.bias.detach().clone()) if bias else None
@@ -206,12 +235,28 @@ class L0MLP(SizedModule):
     ['layers.0.weight', 'layers.0.bias', 'layers.0.log_alpha', 'layers.2.weight', 'layers.2.bias', 'layers.2.log_alpha']
     """
 
-    def __init__(self, n_features, n_outputs, hidden_layer_sizes=(64,), activation="relu", droprate_init=0.01,
-                 temperature=2.0 / 3.0, limit_l=-0.1, limit_r=1.1):
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        hidden_layer_sizes=(64,),
+        activation="relu",
+        droprate_init=0.01,
+        temperature=2.0 / 3.0,
+        limit_l=-0.1,
+        limit_r=1.1,
+    ):
         super().__init__()
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"L0MLP: unknown `activation`={activation!r}; choose one of {sorted(_ACTIVATIONS)}.")
-        gate = {"droprate_init": droprate_init, "temperature": temperature, "limit_l": limit_l, "limit_r": limit_r}
+            raise ValueError(
+                f"L0MLP: unknown `activation`={activation!r}; choose one of {sorted(_ACTIVATIONS)}."
+            )
+        gate = {
+            "droprate_init": droprate_init,
+            "temperature": temperature,
+            "limit_l": limit_l,
+            "limit_r": limit_r,
+        }
         layers, width = [], int(n_features)
         for h in hidden_layer_sizes:
             layers += [L0Linear(width, int(h), **gate), _ACTIVATIONS[activation]()]

@@ -65,7 +65,9 @@ class MLP(SizedModule):
     ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias', 'layers.4.weight', 'layers.4.bias']
     """
 
-    def __init__(self, n_features, n_outputs, hidden_layer_sizes=(64,), activation="relu", dropout=0.0):
+    def __init__(
+        self, n_features, n_outputs, hidden_layer_sizes=(64,), activation="relu", dropout=0.0
+    ):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(

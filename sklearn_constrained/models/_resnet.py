@@ -17,7 +17,9 @@ class _BasicBlock(nn.Module):
         self.relu = nn.ReLU()
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -63,7 +65,9 @@ class ResNet13(ImageModel):
         self.image_shape = resolve_image_shape(n_features, image_shape, owner="ResNet13")
         w = int(base_width)
         self.stem = nn.Sequential(
-            nn.Conv2d(self.image_shape[0], w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()
+            nn.Conv2d(self.image_shape[0], w, 3, padding=1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
         )
         blocks, c_in = [], w
         for i, c in enumerate((w, 2 * w, 4 * w)):

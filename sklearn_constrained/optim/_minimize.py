@@ -75,7 +75,9 @@ def _as_bounds(bounds, x):
             try:
                 low, high = pair
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"minimize: bounds[{i}] must be a (low, high) pair; got {pair!r}.") from exc
+                raise ValueError(
+                    f"minimize: bounds[{i}] must be a (low, high) pair; got {pair!r}."
+                ) from exc
             lo[i] = -np.inf if low is None else float(low)
             hi[i] = np.inf if high is None else float(high)
     if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(lo > hi):
@@ -92,9 +94,24 @@ def _numpy(t):
     return np.atleast_1d(t.detach().double().cpu().numpy())
 
 
-def minimize(fun, x0, constraints=(), method="gda", optimizer="sgd", lr=None, max_iter=1000,
-             bounds=None, random_state=None, *, inner_steps=None, tol=1e-4,
-             optimizer_params=None, dtype=None, device=None, callback=None):
+def minimize(
+    fun,
+    x0,
+    constraints=(),
+    method="gda",
+    optimizer="sgd",
+    lr=None,
+    max_iter=1000,
+    bounds=None,
+    random_state=None,
+    *,
+    inner_steps=None,
+    tol=1e-4,
+    optimizer_params=None,
+    dtype=None,
+    device=None,
+    callback=None,
+):
     r"""Minimise ``fun(x)`` under constraints with a constrained-training method.
 
     The same method objects that train the estimators
@@ -212,7 +229,9 @@ def minimize(fun, x0, constraints=(), method="gda", optimizer="sgd", lr=None, ma
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (0 <= tol < math.inf):
         raise ValueError(f"minimize: `tol` must be a finite number >= 0; got {tol!r}.")
     if optimizer_params is not None and not isinstance(optimizer_params, dict):
-        raise ValueError(f"minimize: `optimizer_params` must be None or a dict; got {optimizer_params!r}.")
+        raise ValueError(
+            f"minimize: `optimizer_params` must be None or a dict; got {optimizer_params!r}."
+        )
     if callback is not None and not callable(callback):
         raise TypeError(f"minimize: `callback` must be callable; got {callback!r}.")
     rs = random_state
@@ -225,7 +244,11 @@ def minimize(fun, x0, constraints=(), method="gda", optimizer="sgd", lr=None, ma
     opt_cls, lr, opt_kwargs, _ = resolve_optimizer(optimizer, lr)
     opt_kwargs = {**opt_kwargs, **(optimizer_params or {})}
     is_lbfgs = opt_cls is torch.optim.LBFGS
-    inner_steps = (1 if is_lbfgs else 100) if inner_steps is None else _check_int("inner_steps", inner_steps, 1)
+    inner_steps = (
+        (1 if is_lbfgs else 100)
+        if inner_steps is None
+        else _check_int("inner_steps", inner_steps, 1)
+    )
 
     x = _as_variable(x0, dtype, torch.device(device) if device is not None else None)
     names = [f"c{i}" for i in range(len(cons))]
@@ -262,15 +285,20 @@ def minimize(fun, x0, constraints=(), method="gda", optimizer="sgd", lr=None, ma
         method._epoch_end({n: e.defect for n, e in evals.items()})
         obj_f = float(obj)
         mult = method._multipliers_numpy()
-        history.append({
-            "iteration": step,
-            "objective": obj_f,
-            "constraints": [_numpy(e.value) for e in evals.values()],
-            "multipliers": [mult.get(n) for n in names],
-            "penalty": method._penalty_for_history(),
-        })
-        finite = math.isfinite(obj_f) and bool(torch.isfinite(x).all()) and all(
-            np.all(np.isfinite(m)) for m in mult.values())
+        history.append(
+            {
+                "iteration": step,
+                "objective": obj_f,
+                "constraints": [_numpy(e.value) for e in evals.values()],
+                "multipliers": [mult.get(n) for n in names],
+                "penalty": method._penalty_for_history(),
+            }
+        )
+        finite = (
+            math.isfinite(obj_f)
+            and bool(torch.isfinite(x).all())
+            and all(np.all(np.isfinite(m)) for m in mult.values())
+        )
         return finite
 
     fork = torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else [])

@@ -174,8 +174,12 @@ class _BoundFunctionConstraint(BoundConstraint):
             self._upper = _as_level(_check_level(constraint, "target", constraint.target), x)
             self._lower = None
         else:
-            self._upper = _as_level(_check_level(constraint, "upper", constraint.upper, allow_none=True), x)
-            self._lower = _as_level(_check_level(constraint, "lower", constraint.lower, allow_none=True), x)
+            self._upper = _as_level(
+                _check_level(constraint, "upper", constraint.upper, allow_none=True), x
+            )
+            self._lower = _as_level(
+                _check_level(constraint, "lower", constraint.lower, allow_none=True), x
+            )
 
     @property
     def parameters(self):

@@ -139,5 +139,5 @@ def _apply_joint_(tensors, fn):
     offset = 0
     for t in tensors:
         n = t.numel()
-        t.copy_(out[offset:offset + n].view_as(t))
+        t.copy_(out[offset : offset + n].view_as(t))
         offset += n

@@ -7,8 +7,12 @@ import torch
 
 __all__ = ["resolve_device", "resolve_optimizer", "check_constraints", "encode_groups"]
 
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-               "lbfgs": torch.optim.LBFGS}
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "lbfgs": torch.optim.LBFGS,
+}
 _DEFAULT_LR = {"lbfgs": 1.0}
 
 
@@ -108,6 +112,8 @@ def encode_groups(sensitive_features, n_samples):
     if sf.ndim == 2:
         sf = np.array(["|".join(map(str, row)) for row in sf], dtype=object)
     if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in sf):
-        raise ValueError("`sensitive_features` contains missing values; encode them as their own group.")
+        raise ValueError(
+            "`sensitive_features` contains missing values; encode them as their own group."
+        )
     labels, codes = np.unique(sf.astype(str), return_inverse=True)
     return codes.astype(np.int64), labels

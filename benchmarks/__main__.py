@@ -5,7 +5,7 @@ Usage::
     python -m benchmarks            # everything (about 10-15 minutes on a 2-core CPU)
     python -m benchmarks --quick    # a smoke pass: tiny sizes, written to build/bench-quick/
     python -m benchmarks --only overhead minimize_overhead
-    python -m benchmarks --reproductions   # everything, plus the paper reproductions (REPRODUCTIONS)
+    python -m benchmarks --reproductions  # everything, plus the paper reproductions (REPRODUCTIONS)
     python -m benchmarks --only paper_table1
 
 The paper reproductions (``REPRODUCTIONS``, e.g. Table 1 of the SAL paper)
@@ -57,14 +57,16 @@ REPRODUCTIONS = [
     ),
     (
         "sparsity",
-        "Table 2 of Ramirez et al.: L0 density 50% on MNIST-5k, penalty bisection vs one run (~5 min)",
+        "Table 2 of Ramirez et al.: L0 density 50% on MNIST-5k, penalty bisection vs one run "
+        "(~5 min)",
     ),
 ]
 
 
 def _run_external(name, quick, out_dir):
-    """Run a benchmark module that has no ``run()`` in a subprocess: its
-    own command line, with ``--quick`` when its source mentions it.
+    """Run a benchmark module that has no ``run()`` in a subprocess.
+
+    It runs its own command line, with ``--quick`` when its source mentions it.
     """
     path = ROOT / "benchmarks" / f"{name}.py"
     cmd = [sys.executable, "-m", f"benchmarks.{name}"]
@@ -134,13 +136,15 @@ def summary_text(figures, seconds, quick, argv):
             "",
             f"{mode.capitalize()}; `{cmd}` took {seconds / 60:.1f} minutes.",
             f"Machine: {machine_description()}.",
-            f"Goals met: {counts['pass']}, missed: {counts['miss']}, skipped: {counts['skipped']}, "
+            f"Goals met: {counts['pass']}, missed: {counts['miss']}, "
+            f"skipped: {counts['skipped']}, "
             f"reported without a goal: {counts['info']}"
             + (f", errors: {counts['error']}" if counts["error"] else "")
             + ".",
             "",
-            "Ratios are medians over alternating repeats of each run's time over the same repeat's reference "
-            "(see each results file for the runs and the CPU-time ratios). Every row's command reproduces it.",
+            "Ratios are medians over alternating repeats of each run's time over the same "
+            "repeat's reference (see each results file for the runs and the CPU-time ratios). "
+            "Every row's command reproduces it.",
             "",
             md_table(["benchmark", "figure", "value", "goal", "status", "command", "note"], rows),
         ]

@@ -117,7 +117,7 @@ def paired_ratio(times, reference):
     same repeat, close in time: the per-repeat ratio cancels slow changes of
     the machine's load, which a ratio of medians does not.
     """
-    return statistics.median(t / r for t, r in zip(times, reference))
+    return statistics.median(t / r for t, r in zip(times, reference, strict=True))
 
 
 def alternate(runners, repeats, warmup=None):
@@ -164,8 +164,10 @@ def md_table(headers, rows):
 
 
 def resolve_out_dir(out_dir, quick):
-    """The folder a benchmark writes to: ``out_dir``, else the committed
-    results folder (full runs) or ``build/bench-quick`` (``--quick``).
+    """The folder a benchmark writes to.
+
+    ``out_dir``, else the committed results folder (full runs) or
+    ``build/bench-quick`` (``--quick``).
     """
     if out_dir is None:
         out_dir = QUICK_DIR if quick else RESULTS_DIR

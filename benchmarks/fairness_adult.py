@@ -22,8 +22,8 @@ training passes (epochs for ours, logistic-regression refits for
 fairlearn's reductions). Goal at every bound: our held-out gap
 ``<= eps + 0.01`` (every seed) and our held-out accuracy ``>=`` fairlearn's
 (mean of the seeds; the worst seed is shown too: seed-to-seed spread is
-about 0.002), in less wall time. fairlearn is a benchmark-only dependency (``pip install fairlearn``);
-without it its rows are skipped with a message.
+about 0.002), in less wall time. fairlearn is a benchmark-only dependency
+(``pip install fairlearn``); without it its rows are skipped with a message.
 
 Run: ``python -m benchmarks.fairness_adult`` (about 5 minutes on 2 cores;
 ``--quick`` for one bound and one seed). Writes
@@ -283,21 +283,22 @@ def run(quick=False, out_dir=None, seeds=None):
             "",
             (
                 "Adult census income, `sex` as the sensitive feature (not an input), standardised "
-                "inputs; trained on the 32,561 training rows, measured on Adult's original test split "
-                "(16,281 rows). Gaps are between groups (largest minus smallest group rate; for "
-                "equalized odds the larger of the TPR and FPR gaps). fairlearn bounds each group "
-                "against the overall rate, so `difference_bound = eps / 2` gives the same "
+                "inputs; trained on the 32,561 training rows, measured on Adult's original test "
+                "split (16,281 rows). Gaps are between groups (largest minus smallest group rate; "
+                "for equalized odds the larger of the TPR and FPR gaps). fairlearn bounds each "
+                "group against the overall rate, so `difference_bound = eps / 2` gives the same "
                 "between-group guarantee `eps` for two groups (on Adult, fairlearn's bound alone "
-                "yields a between-group gap of about 1.5x the bound). Its predictions are randomized "
-                "(drawn with `random_state=0`); ours are deterministic (the best feasible iterate). "
+                "yields a between-group gap of about 1.5x the bound). Its predictions are "
+                "randomized (drawn with `random_state=0`); ours are deterministic (the best "
+                "feasible iterate). "
                 f"Ours: default MLP (64 hidden units), Adam lr={OURS['lr']}, batches of "
                 f"{OURS['batch_size']}, {OURS['max_epochs']} epochs; GDA-PI: GDA(dual_lr=0.1, "
                 "dual_optimizer='pi', kp=10); GDA: GDA(dual_lr=0.1); SAL with its defaults; same "
                 "budget for all. Training passes: epochs (ours), logistic-regression refits "
                 "(fairlearn's reductions; each refit is a full L-BFGS fit). The configuration was "
-                "chosen by trying a few (dual step 0.03-0.3, PI or not, epochs 10-40, batch 256-2048) "
-                "and reading these test-split numbers, so it is tuned on them; the seed-to-seed "
-                "spread of the accuracy is about 0.002."
+                "chosen by trying a few (dual step 0.03-0.3, PI or not, epochs 10-40, batch "
+                "256-2048) and reading these test-split numbers, so it is tuned on them; the "
+                "seed-to-seed spread of the accuracy is about 0.002."
             ),
             "",
             md_table(headers, rows),
@@ -320,7 +321,8 @@ def run(quick=False, out_dir=None, seeds=None):
                 goal_rows,
             ),
             "",
-            f"Machine: {machine_description(threads=1)}; fairlearn {fl_version or 'not installed'}.",
+            f"Machine: {machine_description(threads=1)}; "
+            f"fairlearn {fl_version or 'not installed'}.",
             "",
             f"Command: `{COMMAND}`",
         ]

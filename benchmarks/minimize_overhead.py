@@ -221,10 +221,10 @@ def run(quick=False, out_dir=None, steps=None, repeats=None):
     text = [
         "# `sc.optim.minimize` against a hand-written GDA loop and Cooper: Example 1",
         "",
-        f"Example 1 of Ramirez et al. (eps={EPS}) from {X0}, alternating projected GDA, primal SGD lr "
-        f"{PRIMAL_LR}, dual lr {DUAL_LR}, {steps} steps, float64; {repeats} alternating repeats after one "
-        "warm-up each; time = median over the repeats, ratio = median over the repeats of the time over the "
-        "same repeat's hand-written time.",
+        f"Example 1 of Ramirez et al. (eps={EPS}) from {X0}, alternating projected GDA, "
+        f"primal SGD lr {PRIMAL_LR}, dual lr {DUAL_LR}, {steps} steps, float64; {repeats} "
+        "alternating repeats after one warm-up each; time = median over the repeats, ratio = "
+        "median over the repeats of the time over the same repeat's hand-written time.",
         f"Machine: {machine_description(threads=torch.get_num_threads())}.",
         f"Cooper: {info if ok else 'not importable: ' + info}.",
         "",
@@ -242,9 +242,10 @@ def run(quick=False, out_dir=None, steps=None, repeats=None):
             rows,
         ),
         "",
-        f"Goal: minimize / hand-written {GOAL}. The exact solution is x = arcsin(eps) = {math.asin(EPS):.6f}, "
-        f"y = 0, lambda = {EPS / math.sqrt(1 - EPS**2):.6f}; plain GDA oscillates on this concave problem "
-        "(the paper uses nuPI), which does not matter for the timing: all implementations take the same steps.",
+        f"Goal: minimize / hand-written {GOAL}. The exact solution is x = arcsin(eps) = "
+        f"{math.asin(EPS):.6f}, y = 0, lambda = {EPS / math.sqrt(1 - EPS**2):.6f}; plain GDA "
+        "oscillates on this concave problem (the paper uses nuPI), which does not matter for the "
+        "timing: all implementations take the same steps.",
         "",
         f"Command: `{cmd}`",
     ]

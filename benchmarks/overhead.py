@@ -303,10 +303,10 @@ def report(res, quick=False):
     text = [
         f"# Overhead of constraints: {case['title']}",
         "",
-        f"{res['n']} samples, {res['epochs']} epochs, batch {case['batch_size']}, Adam lr {LR}, seed 0; "
-        f"{res['repeats']} alternating repeats after one warm-up fit each (every repeat runs every "
-        "configuration, in a rotated order); ratio = median over the repeats of the fit time over that "
-        "repeat's constraints=None fit time (wall clock; CPU time beside it).",
+        f"{res['n']} samples, {res['epochs']} epochs, batch {case['batch_size']}, Adam lr {LR}, "
+        f"seed 0; {res['repeats']} alternating repeats after one warm-up fit each (every repeat "
+        "runs every configuration, in a rotated order); ratio = median over the repeats of the fit "
+        "time over that repeat's constraints=None fit time (wall clock; CPU time beside it).",
         f"Machine: {machine_description(threads=torch.get_num_threads())}.",
         "",
         md_table(
@@ -321,7 +321,8 @@ def report(res, quick=False):
             rows,
         ),
         "",
-        f"Constraint value after the GDA fit: {res['gda_value']:.4g} (feasible_={res['gda_feasible']}).",
+        f"Constraint value after the GDA fit: {res['gda_value']:.4g} "
+        f"(feasible_={res['gda_feasible']}).",
     ]
     if missing:
         text.append(

@@ -292,9 +292,10 @@ class CNNCase(_Case):
 
     def describe(self):
         return (
-            f"`sc.models.CNN` (105,866 parameters), {len(self.X_train)} training digits, Adam lr 1e-3, batch "
-            f'128, {_plural(self.epochs, "epoch")}. Constraints: `Orthogonality(bound=0, params="features.*.weight")` '
-            f"(the two convolution kernels, reshaped to out x in*k*k) and `L2Norm(bound={self.l2_bound:.4g}, "
+            f"`sc.models.CNN` (105,866 parameters), {len(self.X_train)} training digits, Adam lr "
+            f"1e-3, batch 128, {_plural(self.epochs, 'epoch')}. Constraints: "
+            '`Orthogonality(bound=0, params="features.*.weight")` (the two convolution kernels, '
+            f"reshaped to out x in*k*k) and `L2Norm(bound={self.l2_bound:.4g}, "
             f'params="{self.l2_params}")` (the two dense layers).'
         )
 
@@ -355,12 +356,13 @@ class GEONCase(_Case):
 
     def describe(self):
         return (
-            f"`sc.models.GENEONet` (default sizes: 12 operators, 8 channels, 7x7 kernels, stride 2, "
-            f"pooling 3x3; {self.n_params} parameters on MNIST), a stratified subsample of {self.n_train} training "
-            f"digits drawn with the run's seed, full-batch L-BFGS (lr 1, strong Wolfe, torch's default "
-            f"20 iterations per epoch), {_plural(self.epochs, 'epoch')}. Initialisation: seeded default "
-            f"`nn.Linear` head, Gaussian noise of sd {self.noise} on radii, widths, thresholds and mixing "
-            "weights. Constraints: `GENEONet.default_constraints()` (`nonnegative`: "
+            "`sc.models.GENEONet` (default sizes: 12 operators, 8 channels, 7x7 kernels, stride 2, "
+            f"pooling 3x3; {self.n_params} parameters on MNIST), a stratified subsample of "
+            f"{self.n_train} training digits drawn with the run's seed, full-batch L-BFGS (lr 1, "
+            "strong Wolfe, torch's default 20 iterations per epoch), "
+            f"{_plural(self.epochs, 'epoch')}. Initialisation: seeded default `nn.Linear` head, "
+            f"Gaussian noise of sd {self.noise} on radii, widths, thresholds and mixing weights. "
+            "Constraints: `GENEONet.default_constraints()` (`nonnegative`: "
             '`NonNegativity(params=["radius", "radial_width", "oriented_width", "threshold"])`, '
             f'`simplex`: `Simplex(params="mixing")`) and `L2Norm(bound={self.l2_bound:.4g}, '
             f'params="{self.l2_params}")`.'
@@ -393,8 +395,9 @@ class Run:
 
 
 def is_feasible(viols, constraints, tol=FEASIBILITY_TOL):
-    """The estimator's rule for ``feasible_``: every constraint's largest
-    violation entry is at most ``tol * max(1, |level|)``.
+    """The estimator's rule for ``feasible_``.
+
+    Every constraint's largest violation entry is at most ``tol * max(1, |level|)``.
     """
     return all(
         float(np.max(v, initial=0.0)) <= tol * constraints[n]._tolerance_scale()
@@ -403,8 +406,9 @@ def is_feasible(viols, constraints, tol=FEASIBILITY_TOL):
 
 
 def _primal_accuracy(clf, case):
-    """S-ADMM: the held-out accuracy of the primal copy (before the split
-    copy replaced it in the returned module).
+    """S-ADMM: the held-out accuracy of the primal copy.
+
+    That is, before the split copy replaced it in the returned module.
     """
     primal = getattr(clf.method_, "primal_", None)
     if not primal:
@@ -413,7 +417,7 @@ def _primal_accuracy(clf, case):
     with torch.no_grad():
         for name, tensors in primal.items():
             bound = other.constraints_[name]._bind(other.module_, name)
-            for p, t in zip(bound.parameters, tensors):
+            for p, t in zip(bound.parameters, tensors, strict=True):
                 p.copy_(t.to(p.device, p.dtype))
     return other.score(case.X_test, case.y_test)
 
@@ -456,8 +460,9 @@ def run_one(case, method, label, params, seed):
 
 @dataclass
 class DefaultRun:
-    """The same fit with the estimator's default ``tol=1e-3``: which epoch
-    it returns when the last one is infeasible, and how that model does.
+    """The same fit with the estimator's default ``tol=1e-3``.
+
+    Which epoch it returns when the last one is infeasible, and how that model does.
     """
 
     model: str
@@ -512,8 +517,10 @@ def _fmt(v, fmt="{:.3g}"):
 
 
 def aggregate(runs, by_setting=False):
-    """Rows of mean (sd): per model and method (over settings and seeds, as
-    the paper), or per setting (over seeds).
+    """Rows of mean (sd): per model and method, or per setting.
+
+    Per model and method over settings and seeds (as the paper), or per
+    setting over seeds.
     """
     keys = []
     for r in runs:
@@ -571,8 +578,9 @@ def _best(runs, model, key, reverse=False):
 
 
 def observations(runs, cases, defaults=()):
-    """Sentences stating what the numbers show (generated from them, so
-    they stay true when the benchmark is re-run).
+    """Sentences stating what the numbers show.
+
+    They are generated from the numbers, so they stay true when the benchmark is re-run.
     """
     lines = []
     for key, case in cases.items():
@@ -597,7 +605,10 @@ def observations(runs, cases, defaults=()):
         elif cv_best == "sal":
             text += f"SAL has the lowest violation but not the best accuracy ({acc_best} has)."
         else:
-            text += f"SAL wins neither column here: {acc_best} has the best accuracy, {cv_best} the lowest violation."
+            text += (
+                f"SAL wins neither column here: {acc_best} has the best accuracy, "
+                f"{cv_best} the lowest violation."
+            )
         sadmm = [r for r in runs if r.model == key and r.method == "sadmm"]
         if sadmm:
             pa = _mean_sd([r.primal_accuracy for r in sadmm])[0]
@@ -635,8 +646,8 @@ def observations(runs, cases, defaults=()):
     if defaults:
         early = [d for d in defaults if d.returned_epoch < d.n_epochs]
         text = (
-            f"- **The estimator's default `tol`**: {len(early)} of {len(defaults)} default refits (seed 0 of "
-            "every FP and SAL setting) return an earlier epoch than the last"
+            f"- **The estimator's default `tol`**: {len(early)} of {len(defaults)} default refits "
+            "(seed 0 of every FP and SAL setting) return an earlier epoch than the last"
         )
         if early:
             pairs = [
@@ -740,8 +751,8 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
         if not not_last
         else "Runs that did not return their last epoch (a divergence guard): "
         + ", ".join(
-            f"{CASES[r.model].title} {r.method} {r.setting} seed {r.seed} (epoch {r.returned_epoch} of "
-            f"{r.n_epochs})"
+            f"{CASES[r.model].title} {r.method} {r.setting} seed {r.seed} (epoch "
+            f"{r.returned_epoch} of {r.n_epochs})"
             for r in not_last
         )
         + "."
@@ -786,38 +797,39 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
             f"Machine: {machine_description(threads=torch.get_num_threads())}.",
             "",
             "Protocol (see the module docstring of `benchmarks/paper_table1.py` for the details): "
-            "`sc.datasets.load_mnist_5k` (5,000 real MNIST digits, 28x28, values in [0, 1]), one stratified "
-            "80/20 train/test split (`random_state=0`); accuracy on the 1,000 test digits"
-            + (" (400 in --quick)" if quick else "")
-            + ". "
-            f"Seeds {list(range(seeds))}; settings per method: {setting_text}. Each run: the seed draws the "
-            "initial module (passed as an instance), the batch order (`random_state`) and, for GENEONet, the "
-            "training subsample.",
+            "`sc.datasets.load_mnist_5k` (5,000 real MNIST digits, 28x28, values in [0, 1]), one "
+            "stratified 80/20 train/test split (`random_state=0`); accuracy on the 1,000 test "
+            "digits" + (" (400 in --quick)" if quick else "") + ". "
+            f"Seeds {list(range(seeds))}; settings per method: {setting_text}. Each run: the seed "
+            "draws the initial module (passed as an instance), the batch order (`random_state`) "
+            "and, for GENEONet, the training subsample.",
             "",
             *[f"- {c.title}: {c.describe()}" for c in cases.values()],
             "",
             (
-                "Levels: the L2 bound is half the value the same parameters reach in an unconstrained fit (same "
-                "model, optimizer and epochs, seed 0); orthogonality, non-negativity and the simplex are exact "
-                "(level 0). The paper states no levels."
+                "Levels: the L2 bound is half the value the same parameters reach in an "
+                "unconstrained fit (same model, optimizer and epochs, seed 0); orthogonality, "
+                "non-negativity and the simplex are exact (level 0). The paper states no levels."
             ),
             "",
             *levels,
             "",
             (
-                "Columns: **CV(-1)** = CV_end / CV_0 (eq. 18) with CV_0 at the initial module and CV_end at the "
-                "returned module; **CV p=2** = CV_end (eq. 17, p=2: the L2 norm of all violation entries, e.g. every "
-                "entry of G - I for orthogonality; weight constraints do not depend on the data, so this is the "
-                'paper\'s "test-time" CV); **accuracy** on the test split; **fit s** the wall-clock seconds of '
-                "`fit`; **feasible**: every violation entry at most 1e-3 x max(1, |level|) (the estimator's rule for "
-                "`feasible_`, applied to the measured last iterate). **CV(-1) hist** is "
-                "`sc.metrics.constraint_violation_ratio(clf)`, which reads `history_`: the last training iterate "
-                "(for S-ADMM the primal copy, which the returned split copy replaces, so it is not the same "
-                "quantity as CV(-1) there; for FP and SAL it matches CV(-1), the history keeping the exact norms of "
-                "violation vectors of more than 16 entries). **S-ADMM primal accuracy**: the test accuracy of S-ADMM's "
-                "primal copy, for comparison with the returned split copy. The measured model is the last iterate "
-                "(the estimator is given `tol=1e12`; see the section on the estimator's default below). "
-                + last_note
+                "Columns: **CV(-1)** = CV_end / CV_0 (eq. 18) with CV_0 at the initial module and "
+                "CV_end at the returned module; **CV p=2** = CV_end (eq. 17, p=2: the L2 norm of "
+                "all violation entries, e.g. every entry of G - I for orthogonality; weight "
+                'constraints do not depend on the data, so this is the paper\'s "test-time" CV); '
+                "**accuracy** on the test split; **fit s** the wall-clock seconds of `fit`; "
+                "**feasible**: every violation entry at most 1e-3 x max(1, |level|) (the "
+                "estimator's rule for `feasible_`, applied to the measured last iterate). **CV(-1) "
+                "hist** is `sc.metrics.constraint_violation_ratio(clf)`, which reads `history_`: "
+                "the last training iterate (for S-ADMM the primal copy, which the returned split "
+                "copy replaces, so it is not the same quantity as CV(-1) there; for FP and SAL it "
+                "matches CV(-1), the history keeping the exact norms of violation vectors of more "
+                "than 16 entries). **S-ADMM primal accuracy**: the test accuracy of S-ADMM's "
+                "primal copy, for comparison with the returned split copy. The measured model is "
+                "the last iterate (the estimator is given `tol=1e12`; see the section on the "
+                "estimator's default below). " + last_note
             ),
             "",
             "## Aggregated as in the paper: mean (sd) over every setting and seed of a method",
@@ -825,8 +837,8 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
             md_table(["model", "method"] + AGG_HEADERS, aggregate(runs)),
             "",
             (
-                "The paper's Table 1 (MNIST; averages over 100 runs per method, its own CNN/GENEOnet, levels and "
-                "epochs), for reference:"
+                "The paper's Table 1 (MNIST; averages over 100 runs per method, its own "
+                "CNN/GENEOnet, levels and epochs), for reference:"
             ),
             "",
             md_table(
@@ -838,23 +850,25 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
             *observations(runs, cases, defaults),
             "",
             (
-                "Notes. (1) CV p=2 is not normalised: it adds the entries of constraints of different scales "
-                "(an L2 excess in squared-weight units, |G - I| entries, negative masses), as the paper's metric "
-                "does. (2) S-ADMM returns its split copy, which is feasible by construction (a closed-form "
-                "projection per constraint), so its CV p=2 is ~0 whatever its primal iterate does; its accuracy "
-                "is that of the projected weights. (3) FP's rows mix penalties an order of magnitude apart, as in "
-                "the paper; the per-setting table shows each one."
+                "Notes. (1) CV p=2 is not normalised: it adds the entries of constraints of "
+                "different scales (an L2 excess in squared-weight units, |G - I| entries, negative "
+                "masses), as the paper's metric does. (2) S-ADMM returns its split copy, which is "
+                "feasible by construction (a closed-form projection per constraint), so its CV p=2 "
+                "is ~0 whatever its primal iterate does; its accuracy is that of the projected "
+                "weights. (3) FP's rows mix penalties an order of magnitude apart, as in the "
+                "paper; the per-setting table shows each one."
             ),
             "",
             "## The estimator's default: the least violated epoch",
             "",
             (
-                "With its default `tol=1e-3`, `fit` returns, when the last epoch misses a constraint, the epoch whose "
-                "largest violation entry relative to max(1, |level|) is smallest. (Until this benchmark found it, the "
-                "scale was max(1, |value|): for Simplex, NonNegativity and Orthogonality(bound=0) the value is the "
-                "total violation, so the score could favour an early, more violated and far less trained epoch.) "
-                "Seed 0 of every FP and SAL setting, refitted with the default (same data, initialisation and batch "
-                "order as the measured run):"
+                "With its default `tol=1e-3`, `fit` returns, when the last epoch misses a "
+                "constraint, the epoch whose largest violation entry relative to max(1, |level|) "
+                "is smallest. (Until this benchmark found it, the scale was max(1, |value|): for "
+                "Simplex, NonNegativity and Orthogonality(bound=0) the value is the total "
+                "violation, so the score could favour an early, more violated and far less trained "
+                "epoch.) Seed 0 of every FP and SAL setting, refitted with the default (same data, "
+                "initialisation and batch order as the measured run):"
             ),
             "",
             default_table(defaults, runs) if defaults else "(not run)",
@@ -898,11 +912,13 @@ def report(runs, cases, quick, models, seeds, seconds, defaults=()):
             figures.append(
                 Figure(
                     NAME,
-                    f"{case.title} {m}: held-out accuracy, mean (sd) over {_plural(len(sel), 'run')}",
+                    f"{case.title} {m}: held-out accuracy, mean (sd) over "
+                    f"{_plural(len(sel), 'run')}",
                     _fmt_ms([r.accuracy for r in sel], "{:.3f}"),
                     "",
                     cmd,
-                    note=f"CV(-1) {_fmt_ms([r.ratio for r in sel])}, CV p=2 {_fmt_ms([r.cv_end for r in sel])}",
+                    note=f"CV(-1) {_fmt_ms([r.ratio for r in sel])}, CV p=2 "
+                    f"{_fmt_ms([r.cv_end for r in sel])}",
                 )
             )
     return text, figures
@@ -921,8 +937,8 @@ def run(quick=False, out_dir=None, models=None, seeds=None):
         t0 = time.perf_counter()
         case.set_level()
         print(
-            f"[{NAME} {key}: unconstrained reference, L2 value {case.reference['l2_value']:.4g} -> bound "
-            f"{case.l2_bound:.4g}, accuracy {case.reference['accuracy']:.3f}, "
+            f"[{NAME} {key}: unconstrained reference, L2 value {case.reference['l2_value']:.4g} -> "
+            f"bound {case.l2_bound:.4g}, accuracy {case.reference['accuracy']:.3f}, "
             f"{time.perf_counter() - t0:.0f} s]",
             flush=True,
         )
@@ -943,8 +959,8 @@ def run(quick=False, out_dir=None, models=None, seeds=None):
                 d = default_check(case, method, label, params, 0)
                 defaults.append(d)
                 print(
-                    f"  {key} {method} {label} seed 0, default tol: returns epoch {d.returned_epoch} of "
-                    f"{d.n_epochs}, acc {d.accuracy:.3f}, CV {d.cv_end:.3g}",
+                    f"  {key} {method} {label} seed 0, default tol: returns epoch "
+                    f"{d.returned_epoch} of {d.n_epochs}, acc {d.accuracy:.3f}, CV {d.cv_end:.3g}",
                     flush=True,
                 )
     seconds = time.perf_counter() - t_start

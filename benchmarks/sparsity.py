@@ -72,8 +72,9 @@ def _methods():
 
 
 class HeldOutSparsityCase(SparsityCase):
-    """:class:`benchmarks.tuning_cost.SparsityCase` trained on a stratified
-    80% of its rows, the other 20% held out.
+    """:class:`benchmarks.tuning_cost.SparsityCase` with 20% of its rows held out.
+
+    It is trained on a stratified 80% of its rows, the other 20% held out.
     """
 
     def __init__(self, quick=False):
@@ -156,7 +157,7 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
     # every run
     rows = []
     for seed, (trials, ones) in results.items():
-        for it, t in zip(_iterations(trials), trials):
+        for it, t in zip(_iterations(trials), trials, strict=True):
             rows.append(
                 [
                     seed,
@@ -255,8 +256,9 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
     goal_rows, figures = [], []
     of_seeds = f"{n} seed{'s' if n > 1 else ''}"
     pen_note = (
-        f"runs per seed {', '.join(map(str, runs))}; {sum(pen_s):.0f} s in all; final expected density "
-        f"{_ms([t.value for t in finals])}, held-out acc. {_ms([t.held_out for t in finals], 4)}"
+        f"runs per seed {', '.join(map(str, runs))}; {sum(pen_s):.0f} s in all; final expected "
+        f"density {_ms([t.value for t in finals])}, held-out acc. "
+        f"{_ms([t.held_out for t in finals], 4)}"
     )
     figures.append(
         Figure(
@@ -274,8 +276,8 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
     for label in labels:
         ts = [results[s][1][label] for s in seeds]
         worst = max(abs(t.value - target) for t in ts)
-        d_held = float(np.mean([t.held_out - f.held_out for t, f in zip(ts, finals)]))
-        d_train = float(np.mean([t.accuracy - f.accuracy for t, f in zip(ts, finals)]))
+        d_held = float(np.mean([t.held_out - f.held_out for t, f in zip(ts, finals, strict=True)]))
+        d_train = float(np.mean([t.accuracy - f.accuracy for t, f in zip(ts, finals, strict=True)]))
         ok_d, ok_a = worst <= window, d_held >= 0.0
         goal_rows.append(
             [
@@ -296,21 +298,21 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
                 f"<= {window:g}",
                 cmd,
                 fmt="{:.3f}",
-                note=f"expected density {_ms([t.value for t in ts])}, test-time {_ms([t.test_density for t in ts])}, "
-                f"{_ms([t.seconds for t in ts], 1)} s per run",
+                note=f"expected density {_ms([t.value for t in ts])}, test-time "
+                f"{_ms([t.test_density for t in ts])}, {_ms([t.seconds for t in ts], 1)} s per run",
             )
         )
         figures.append(
             Figure(
                 NAME,
-                f"one {label} run: held-out accuracy minus the bisection's final model, mean of {of_seeds} "
-                "(goal: accuracy >= bisection's)",
+                f"one {label} run: held-out accuracy minus the bisection's final model, mean of "
+                f"{of_seeds} (goal: accuracy >= bisection's)",
                 d_held,
                 ">= 0.0",
                 cmd,
                 fmt="{:+.4f}",
-                note=f"held-out acc. {_ms([t.held_out for t in ts], 4)} vs {_ms([f.held_out for f in finals], 4)}; "
-                f"train acc. difference {d_train:+.4f}",
+                note=f"held-out acc. {_ms([t.held_out for t in ts], 4)} vs "
+                f"{_ms([f.held_out for f in finals], 4)}; train acc. difference {d_train:+.4f}",
             )
         )
     goals = md_table(
@@ -328,25 +330,32 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
     notes = []
     sd_final = float(np.std([f.held_out for f in finals], ddof=1)) if n > 1 else float("nan")
     d_head = float(
-        np.mean([results[s][1][labels[0]].held_out - f.held_out for s, f in zip(seeds, finals)])
+        np.mean(
+            [
+                results[s][1][labels[0]].held_out - f.held_out
+                for s, f in zip(seeds, finals, strict=True)
+            ]
+        )
     )
     if n > 1:
         notes.append(
-            f"- The headline's held-out accuracy margin over the bisection's final model ({d_head:+.4f}) is "
-            f"{'within' if abs(d_head) <= sd_final else 'larger than'} the seed-to-seed sd of the final "
-            f"models' held-out accuracy ({sd_final:.4f}): the two reach models of about the same quality; the "
-            "difference is the number of training runs."
+            "- The headline's held-out accuracy margin over the bisection's final model "
+            f"({d_head:+.4f}) is {'within' if abs(d_head) <= sd_final else 'larger than'} the "
+            f"seed-to-seed sd of the final models' held-out accuracy ({sd_final:.4f}): the two "
+            "reach models of about the same quality; the difference is the number of training "
+            "runs."
         )
     hi_end = [results[s][0][1] for s in seeds if len(results[s][0]) > 1]
     if hi_end:
         kept = np.mean([t.held_out for t in hi_end]) >= np.mean([f.held_out for f in finals])
         notes.append(
             f"- {'Unlike' if kept else 'As in'} Table 2 of the paper, over-shooting the level "
-            f"{'did not cost' if kept else 'cost'} held-out accuracy here: the sparse end of the bracket "
-            f"(c = {case.bracket[1]:g}, expected density {_ms([t.value for t in hi_end])}) has held-out accuracy "
-            f"{_ms([t.held_out for t in hi_end], 4)} and training accuracy {_ms([t.accuracy for t in hi_end], 4)}, "
-            f"against {_ms([f.held_out for f in finals], 4)} and {_ms([f.accuracy for f in finals], 4)} for the "
-            f"bisection's final models"
+            f"{'did not cost' if kept else 'cost'} held-out accuracy here: the sparse end of the "
+            f"bracket (c = {case.bracket[1]:g}, expected density {_ms([t.value for t in hi_end])}) "
+            f"has held-out accuracy {_ms([t.held_out for t in hi_end], 4)} and training accuracy "
+            f"{_ms([t.accuracy for t in hi_end], 4)}, against "
+            f"{_ms([f.held_out for f in finals], 4)} and {_ms([f.accuracy for f in finals], 4)} "
+            "for the bisection's final models"
             + (
                 f" (an MLP {case.hidden} on {len(case.X)} rows has capacity to spare)."
                 if kept
@@ -357,15 +366,17 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
         ts = [results[s][1][label] for s in seeds]
         if label.startswith("SAL") and all(t.value < target - window for t in ts):
             notes.append(
-                f"- {label} with its defaults (mu_init 0.01, sigma 10, mu_max 1e3, chosen on other constraint "
-                f"scales) over-satisfies the level: final multiplier {_ms([t.multiplier for t in ts], 1)} against "
-                f"{_ms([results[s][1][labels[0]].multiplier for s in seeds])} for {labels[0]}. The expected "
-                "density falls slowly (a few points per epoch), so no early epoch is a sufficient decrease, the "
-                "penalty grows tenfold per epoch to mu_max, and the accepted update lambda += mu * C lifts the "
-                "multiplier to the hundreds; once the level is over-satisfied the violation never again "
-                "decreases enough, so the multiplier is never lowered and the density keeps falling. This is "
-                "the documented behaviour of SAL's update rule (its docstring), not a library bug; it would "
-                "need a smaller mu_max or mu_init, i.e. tuning, which this benchmark does not do."
+                f"- {label} with its defaults (mu_init 0.01, sigma 10, mu_max 1e3, chosen on other "
+                "constraint scales) over-satisfies the level: final multiplier "
+                f"{_ms([t.multiplier for t in ts], 1)} against "
+                f"{_ms([results[s][1][labels[0]].multiplier for s in seeds])} for {labels[0]}. The "
+                "expected density falls slowly (a few points per epoch), so no early epoch is a "
+                "sufficient decrease, the penalty grows tenfold per epoch to mu_max, and the "
+                "accepted update lambda += mu * C lifts the multiplier to the hundreds; once the "
+                "level is over-satisfied the violation never again decreases enough, so the "
+                "multiplier is never lowered and the density keeps falling. This is the documented "
+                "behaviour of SAL's update rule (its docstring), not a library bug; it would need "
+                "a smaller mu_max or mu_init, i.e. tuning, which this benchmark does not do."
             )
     head = goal_rows[0]
     verdict = (
@@ -374,26 +385,28 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
         f"{head[3]} against the bisection's final model, which took {_ms(runs, 1)} runs per seed)."
     )
     settings = (
-        f"sc.models.L0MLP {case.hidden} (hard-concrete gates: temperature 2/3, stretch [-0.1, 1.1], "
-        f"droprate_init 0.2), {len(case.X)} training rows and {len(case.X_test)} held-out rows (stratified "
-        f"80/20 split of MNIST-5k{' every 10th row' if quick else ''}, random_state={SPLIT_SEED}), "
-        f"{case.epochs} epoch{'s' if case.epochs > 1 else ''}, batch 128, Adam lr 0.01, seeds "
-        f"{', '.join(map(str, seeds))} (model initialisation and batch order; the split is fixed). "
-        f"Penalty: FixedPenalty(c) on Density(upper=0), i.e. loss + c * expected density (eq. 22); log-scale "
-        f"bisection on [{case.bracket[0]:g}, {case.bracket[1]:g}] run for every seed, at most {max_runs} runs, "
-        "accepted when the expected density is within 0.02 of 0.50 ('weak': denser, raise c; 'strong': "
-        "sparser, lower c). Constraint: Density(upper=0.5), one run per seed and method; GDA() is the "
-        "headline, GDA(dual_optimizer='nupi', kp=10) and SAL() are untuned (one setting tried). Accuracies "
-        "use the deterministic test-time gates (predict); expected density is the mean of P(gate != 0), "
-        "test-time density the share of weights the test-time gates keep."
+        f"sc.models.L0MLP {case.hidden} (hard-concrete gates: temperature 2/3, stretch [-0.1, "
+        f"1.1], droprate_init 0.2), {len(case.X)} training rows and {len(case.X_test)} held-out "
+        f"rows (stratified 80/20 split of MNIST-5k{' every 10th row' if quick else ''}, "
+        f"random_state={SPLIT_SEED}), {case.epochs} epoch{'s' if case.epochs > 1 else ''}, batch "
+        f"128, Adam lr 0.01, seeds {', '.join(map(str, seeds))} (model initialisation and batch "
+        "order; the split is fixed). Penalty: FixedPenalty(c) on Density(upper=0), i.e. loss + c * "
+        f"expected density (eq. 22); log-scale bisection on [{case.bracket[0]:g}, "
+        f"{case.bracket[1]:g}] run for every seed, at most {max_runs} runs, accepted when the "
+        "expected density is within 0.02 of 0.50 ('weak': denser, raise c; 'strong': sparser, "
+        "lower c). Constraint: Density(upper=0.5), one run per seed and method; GDA() is the "
+        "headline, GDA(dual_optimizer='nupi', kp=10) and SAL() are untuned (one setting tried). "
+        "Accuracies use the deterministic test-time gates (predict); expected density is the mean "
+        "of P(gate != 0), test-time density the share of weights the test-time gates keep."
     )
     text = "\n".join(
         [
-            "# Sparsity: penalty bisection vs one constrained run (Table 2 of Ramirez et al.), MNIST-5k",
+            "# Sparsity: penalty bisection vs one constrained run (Table 2 of Ramirez et al.), "
+            "MNIST-5k",
             "",
             (
-                "Target: expected density 0.50 (within 0.02) of an L0-gated MLP 300-100, with accuracy no worse than "
-                "the bisection's final model."
+                "Target: expected density 0.50 (within 0.02) of an L0-gated MLP 300-100, with "
+                "accuracy no worse than the bisection's final model."
             ),
             "",
             settings,
@@ -411,8 +424,8 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
             f"## Aggregated: mean (sd) over {n} seed{'s' if n > 1 else ''}",
             "",
             (
-                "Penalty row: the bisection's final model per seed (the accepted run, else the last one); its runs "
-                "and seconds are the whole search's."
+                "Penalty row: the bisection's final model per seed (the accepted run, else the "
+                "last one); its runs and seconds are the whole search's."
             ),
             "",
             aggregated,
@@ -424,9 +437,9 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
             every,
             "",
             (
-                "For reference, Table 2 of the paper (150 epochs, full MNIST, bracket [1e-3, 1], training accuracy): "
-                "after the two ends (iteration 0) the bisection needs 5 steps, 7 runs in all, to reach 50.5% density "
-                "at c = 0.221 (99.99% training accuracy)."
+                "For reference, Table 2 of the paper (150 epochs, full MNIST, bracket [1e-3, 1], "
+                "training accuracy): after the two ends (iteration 0) the bisection needs 5 steps, "
+                "7 runs in all, to reach 50.5% density at c = 0.221 (99.99% training accuracy)."
             ),
         ]
     )

@@ -65,10 +65,11 @@ NAME = "tuning_cost"
 
 @dataclass
 class Trial:
-    """One training run: its coefficient (``None`` for the constrained run),
-    the constraint's value, the accuracy, the wall-clock seconds, and the
-    verdict: ``"ok"``, ``"weak"`` (the constraint is not met: raise ``c``) or
-    ``"strong"`` (over-satisfied or collapsed: lower ``c``).
+    """One training run: its coefficient, constraint value, accuracy, time and verdict.
+
+    The coefficient is ``None`` for the constrained run; the time is in
+    wall-clock seconds; the verdict is ``"ok"``, ``"weak"`` (the constraint is
+    not met: raise ``c``) or ``"strong"`` (over-satisfied or collapsed: lower ``c``).
     """
 
     coef: object
@@ -194,7 +195,8 @@ class SparsityCase:
 
     def describe(self):
         return (
-            f"sc.models.L0MLP {self.hidden}, droprate_init 0.2, {len(self.X)} samples, {self.epochs} epochs, "
+            f"sc.models.L0MLP {self.hidden}, droprate_init 0.2, {len(self.X)} samples, "
+            f"{self.epochs} epochs, "
             "batch 128, Adam lr 0.01, seed 0. Penalty: FixedPenalty(c) on Density(upper=0), i.e. "
             "loss + c * expected density (eq. 22). Constraint: GDA() on Density(upper=0.5). "
             "Accuracy: on the training data (as in Table 2 of the paper)."
@@ -303,10 +305,11 @@ class RateCase:
 
     def describe(self):
         return (
-            f"200 points (two blobs of 100, sd 0.3, centres (-1, 0) and (1, 0), seed 0), linear model, "
-            f"{self.steps} full-batch SGD steps of lr 0.02 from 0 through sc.optim.minimize, float64. "
-            "Penalty: loss - c * mean sigmoid surrogate of 'predicted 0' (eq. 25). Constraint: "
-            "GDA() on Inequality(true share, lower=0.7, proxy=the surrogate). Accuracy: on the 200 points."
+            "200 points (two blobs of 100, sd 0.3, centres (-1, 0) and (1, 0), seed 0), linear "
+            f"model, {self.steps} full-batch SGD steps of lr 0.02 from 0 through "
+            "sc.optim.minimize, float64. Penalty: loss - c * mean sigmoid surrogate of "
+            "'predicted 0' (eq. 25). Constraint: GDA() on Inequality(true share, lower=0.7, "
+            "proxy=the surrogate). Accuracy: on the 200 points."
         )
 
 
@@ -392,11 +395,11 @@ class DPCase:
 
     def describe(self):
         return (
-            f"MLP 106-64-2, {len(self.X)} training rows (standardised), {self.epochs} epochs, batch 256, "
-            "Adam lr 0.01, seed 0; sensitive attribute sex. Penalty: FixedPenalty(c) on "
-            "DemographicParity(bound=0.05) (hinge on the surrogate gap above the level). Constraint: "
-            f"GDA() on the same. Collapse floor: training accuracy >= {self.floor:.3f} (majority rate + "
-            "0.04). Held-out: the original Adult test split."
+            f"MLP 106-64-2, {len(self.X)} training rows (standardised), {self.epochs} epochs, "
+            "batch 256, Adam lr 0.01, seed 0; sensitive attribute sex. Penalty: FixedPenalty(c) "
+            "on DemographicParity(bound=0.05) (hinge on the surrogate gap above the level). "
+            "Constraint: GDA() on the same. Collapse floor: training accuracy >= "
+            f"{self.floor:.3f} (majority rate + 0.04). Held-out: the original Adult test split."
         )
 
 
@@ -496,9 +499,9 @@ def report(case, trials, one, quick=False, max_runs=6):
             f"Target: {case.level_text}.",
             "",
             case.describe(),
-            f"Penalty bracket [{case.bracket[0]:g}, {case.bracket[1]:g}], log-scale bisection, at most "
-            f"{max_runs} runs; verdict 'weak' = the constraint is not met (raise c), 'strong' = over-satisfied "
-            "or collapsed (lower c).",
+            f"Penalty bracket [{case.bracket[0]:g}, {case.bracket[1]:g}], log-scale bisection, "
+            f"at most {max_runs} runs; verdict 'weak' = the constraint is not met (raise c), "
+            "'strong' = over-satisfied or collapsed (lower c).",
             f"Machine: {machine_description(threads=torch.get_num_threads())}.",
             "",
             summary,

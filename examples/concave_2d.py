@@ -86,7 +86,7 @@ def main(out="concave_2d.png", steps=10_000, record_every=20):
     res = results["GDA + nuPI"][0]
     print(f"\nTable 1 of Ramirez et al. (GDA + nuPI, after {steps} steps)")
     print(f"{'eps':>5} {'x* = arcsin(eps)':>17} {'x at convergence':>17} {'y at convergence':>17}")
-    for e, xs, (x, y) in zip(EPS, X_STAR, res.x):
+    for e, xs, (x, y) in zip(EPS, X_STAR, res.x, strict=True):
         print(f"{e:5.1f} {xs:17.3e} {x:17.3e} {y:17.3e}")
 
     print("\nErrors at the last step: |x - arcsin(eps)| and |lambda - eps/sqrt(1-eps^2)|")
@@ -96,7 +96,10 @@ def main(out="concave_2d.png", steps=10_000, record_every=20):
         row = f"{e:5.1f}"
         for name in METHODS:
             r = results[name][0]
-            row += f" {abs(r.x[i, 0] - X_STAR[i]):17.2e} {abs(r.multipliers[0][i] - LAMBDA_STAR[i]):17.2e}"
+            row += (
+                f" {abs(r.x[i, 0] - X_STAR[i]):17.2e}"
+                f" {abs(r.multipliers[0][i] - LAMBDA_STAR[i]):17.2e}"
+            )
         print(row)
 
     import matplotlib

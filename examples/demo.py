@@ -43,7 +43,8 @@ def main(out, epochs=60, seed=0):
     level = squared_weight_norm(base.module_) / 4
     print(f"digits: {len(Xtr)} train / {len(Xte)} test samples; MLP 64-64-10, {epochs} epochs")
     print(
-        f"unconstrained: ||W||^2 = {4 * level:.1f}; level for the constrained runs: ||W||^2 <= {level:.1f}\n"
+        f"unconstrained: ||W||^2 = {4 * level:.1f}; "
+        f"level for the constrained runs: ||W||^2 <= {level:.1f}\n"
     )
 
     runs = [("unconstrained", None, base, t_base)]
@@ -72,18 +73,23 @@ def main(out, epochs=60, seed=0):
         )
         runs.append((name, method, clf, elapsed))
 
-    header = f"{'method':<22}{'test acc':>9}{'||W||^2':>10}{'level':>9}{'value/level':>12}{'feasible':>10}{'fit s':>8}"
+    header = (
+        f"{'method':<22}{'test acc':>9}{'||W||^2':>10}{'level':>9}{'value/level':>12}"
+        f"{'feasible':>10}{'fit s':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, method, clf, elapsed in runs:
         value = squared_weight_norm(clf.module_)
         feasible = "-" if method is None else ("yes" if value <= level * (1 + 1e-3) else "NO")
         print(
-            f"{name:<22}{clf.score(Xte, yte):>9.3f}{value:>10.1f}{level:>9.1f}{value / level:>12.3f}"
+            f"{name:<22}{clf.score(Xte, yte):>9.3f}{value:>10.1f}{level:>9.1f}"
+            f"{value / level:>12.3f}"
             f"{feasible:>10}{elapsed:>8.2f}"
         )
     print(
-        "\nA small fixed penalty misses the level, a large one overshoots it: the coefficient that\n"
+        "\nA small fixed penalty misses the level, a large one overshoots it: "
+        "the coefficient that\n"
         "lands on the level is found only by trial and error. GDA is told only the level and\n"
         "learns the multiplier (the right penalty weight) during the single training run."
     )

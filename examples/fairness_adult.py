@@ -119,7 +119,8 @@ def main(argv=None):
         mark = "  <- refit" if i == best else ""
         print(
             f"{bound:15.3f} | {res['mean_test_accuracy'][i]:11.4f} | "
-            f"{res['mean_test_gap'][i]:13.4f} ({worst:.4f}) | {max(0.0, -res['mean_test_dp'][i]):23.5f}{mark}"
+            f"{res['mean_test_gap'][i]:13.4f} ({worst:.4f}) | "
+            f"{max(0.0, -res['mean_test_dp'][i]):23.5f}{mark}"
         )
     print(
         "(the violation is averaged over the folds: a fold whose gap exceeds the target counts "

@@ -45,7 +45,8 @@ def main(out, epochs=8, seed=0):
     elapsed = time.perf_counter() - t0
     n_params = sum(p.numel() for p in clf.module_.parameters())
     print(
-        f"GENEONet on load_digits: {n_params} parameters, {epochs} L-BFGS outer iterations, {elapsed:.1f} s"
+        f"GENEONet on load_digits: {n_params} parameters, {epochs} L-BFGS outer iterations, "
+        f"{elapsed:.1f} s"
     )
     print(f"held-out accuracy: {clf.score(Xte, yte):.3f}")
     for name, value in clf.evaluate_constraints(Xte).items():

@@ -87,7 +87,8 @@ def main(out, levels=(1, 3, 10, 30, 100, 300), epochs=30, seed=0):
     for i, level in enumerate(res[f"param_{PARAM}"]):
         viol = max(-res["mean_test_l2"][i], 0.0) + 0.0  # + 0.0: no "-0.000"
         print(
-            f"{level:>7g} {res['mean_test_accuracy'][i]:>9.3f} {res['mean_test_l2_value'][i]:>9.2f} "
+            f"{level:>7g} {res['mean_test_accuracy'][i]:>9.3f} "
+            f"{res['mean_test_l2_value'][i]:>9.2f} "
             f"{viol:>10.3f}  {'yes' if viol <= TOL else 'NO'}"
         )
     best = search.best_index_

@@ -147,8 +147,9 @@ def sweep_minimize(X, y, kind, steps, surrogate="sigmoid"):
 # the same sweeps through the estimator, one fit per value
 # ---------------------------------------------------------------------------
 class LinearPenalty(FixedPenalty):
-    """Eq. 25 of Ramirez et al.: ``loss + c * (lower - surrogate share)``,
-    linear in the surrogate (FixedPenalty's default keeps only the violated
+    """Eq. 25 of Ramirez et al.: ``loss + c * (lower - surrogate share)``.
+
+    Linear in the surrogate (FixedPenalty's default keeps only the violated
     part, ``max(0, .)``).
     """
 
@@ -253,7 +254,7 @@ def main(argv=None):
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
     for ax, (name, (s0, acc, *_)) in zip(
-        axes, [("penalty coefficient c", pen), ("dual step size", lag)]
+        axes, [("penalty coefficient c", pen), ("dual step size", lag)], strict=True
     ):
         ax.semilogx(VALUES, 100 * s0, "o-", label="class 0 (%)")
         ax.semilogx(VALUES, 100 * acc, "s--", label="accuracy (%)")

@@ -59,8 +59,10 @@ def allreduce_mean_(tensors):
 
 
 def synchronize_evals(evals, names):
-    """Replace the value and defect of the data-dependent constraints ``names``
-    by their mean over the ranks (one collective); proxies keep their graph.
+    """Average the value and defect of the constraints ``names`` over the ranks.
+
+    One collective replaces the value and defect of the data-dependent
+    constraints ``names`` by their mean over the ranks; proxies keep their graph.
     """
     if not names:
         return evals
@@ -68,6 +70,6 @@ def synchronize_evals(evals, names):
     defects = [evals[n].defect.detach().clone() for n in names]
     allreduce_mean_(values + defects)
     out = dict(evals)
-    for n, v, d in zip(names, values, defects):
+    for n, v, d in zip(names, values, defects, strict=True):
         out[n] = ConstraintEval(v, d, evals[n].proxy)
     return out

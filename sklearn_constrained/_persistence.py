@@ -92,9 +92,10 @@ def _allowed_module(module):
 
 
 def _resolve(name, trusted, kind):
-    """The class called ``name`` (``"module:Qual.Name"``), which must be a
-    subclass of ``kind`` and come from sklearn_constrained, torch.optim or
-    ``trusted``.
+    """The class called ``name`` (``"module:Qual.Name"``), checked before it is returned.
+
+    It must be a subclass of ``kind`` and come from sklearn_constrained,
+    torch.optim or ``trusted``.
     """
     if not isinstance(name, str) or ":" not in name:
         raise ValueError(f"Malformed class name in the file: {name!r}.")
@@ -173,7 +174,8 @@ def _decode_value(value, trusted, module_override):
     if "__module_instance__" in value:
         if module_override is None:
             raise ValueError(
-                f"The estimator was fitted with a module instance of {value['__module_instance__']}; "
+                "The estimator was fitted with a module instance of "
+                f"{value['__module_instance__']}; "
                 "its code is not in the file: pass `module=` (an instance or class of the same "
                 "architecture) to load()."
             )

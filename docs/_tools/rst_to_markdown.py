@@ -32,7 +32,10 @@ _ROOT = "sklearn_constrained"
 
 
 def _public_package(path):
-    """``sklearn_constrained.constraints._weights.L2Norm`` -> ``sklearn_constrained.constraints``."""
+    """The public package of a dotted path, without its private parts.
+
+    ``sklearn_constrained.constraints._weights.L2Norm`` -> ``sklearn_constrained.constraints``.
+    """
     parts = []
     for part in path.split("."):
         if part.startswith("_"):
@@ -104,8 +107,10 @@ def convert(text, context=None):
 
 
 def _runtime_docstring(obj):
-    """Fill a docstring built at import time (``__doc__ = "..." + shared``),
-    which static analysis cannot see, from the imported object itself.
+    """Fill a docstring built at import time from the imported object itself.
+
+    A docstring built at import time (``__doc__ = "..." + shared``) is one
+    static analysis cannot see.
     """
     owner = obj
     while owner is not None and not owner.is_module:

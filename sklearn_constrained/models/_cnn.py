@@ -9,8 +9,7 @@ __all__ = ["CNN"]
 
 
 class CNN(ImageModel):
-    """A small convolutional classifier: two conv-ReLU-max-pool stages and a
-    two-layer head.
+    """A small convolutional classifier: two conv-ReLU-max-pool stages and a two-layer head.
 
     ``conv(3x3, 16) -> ReLU -> maxpool(2) -> conv(3x3, 32) -> ReLU ->
     maxpool(2) -> linear(64) -> ReLU -> linear(n_outputs)``: 105,866

@@ -154,8 +154,8 @@ class GENEONet(ImageModel):
             )
         if pool_size < 1 or int(n_channels) < 1 or stride < 1:
             raise ValueError(
-                f"GENEONet: `pool_size`, `n_channels` and `stride` must be >= 1; got {pool_size!r}, "
-                f"{n_channels!r}, {stride!r}."
+                "GENEONet: `pool_size`, `n_channels` and `stride` must be >= 1; "
+                f"got {pool_size!r}, {n_channels!r}, {stride!r}."
             )
         if not gain > 0 or not pixel_width > 0:
             raise ValueError(

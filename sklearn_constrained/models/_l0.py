@@ -30,8 +30,7 @@ __all__ = ["L0MLP", "HardConcreteGates", "L0Conv2d", "L0Linear"]
 
 
 class HardConcreteGates:
-    """Mixin of the gated layers: the gate logic shared by :class:`L0Linear`
-    and :class:`L0Conv2d`.
+    """Mixin of the gated layers: the gate logic shared by :class:`L0Linear` and :class:`L0Conv2d`.
 
     A gated layer owns a flat parameter ``log_alpha`` (one entry per gated
     weight; flat, so that the default parameter selection of the weight
@@ -232,7 +231,8 @@ class L0MLP(SizedModule):
     >>> net(torch.zeros(5, 8)).shape
     torch.Size([5, 2])
     >>> [n for n, _ in net.named_parameters()]
-    ['layers.0.weight', 'layers.0.bias', 'layers.0.log_alpha', 'layers.2.weight', 'layers.2.bias', 'layers.2.log_alpha']
+    ['layers.0.weight', 'layers.0.bias', 'layers.0.log_alpha',
+     'layers.2.weight', 'layers.2.bias', 'layers.2.log_alpha']
     """
 
     def __init__(

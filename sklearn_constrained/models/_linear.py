@@ -10,8 +10,10 @@ _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "logistic": n
 
 
 class Linear(SizedModule):
-    """A linear layer as a module: logistic regression (with a softmax
-    cross-entropy) in a classifier, linear regression in a regressor.
+    """A linear layer as a module: logistic regression or linear regression.
+
+    Logistic regression (with a softmax cross-entropy) in a classifier, linear
+    regression in a regressor.
 
     Parameters
     ----------
@@ -62,7 +64,8 @@ class MLP(SizedModule):
     >>> net(torch.zeros(5, 8)).shape
     torch.Size([5, 2])
     >>> [n for n, _ in net.named_parameters()]
-    ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias', 'layers.4.weight', 'layers.4.bias']
+    ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias',
+     'layers.4.weight', 'layers.4.bias']
     """
 
     def __init__(

@@ -167,12 +167,18 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"ConstrainedClassifier needs samples of at least 2 classes in the data; got one "
+                "ConstrainedClassifier needs samples of at least 2 classes in the data; got one "
                 f"class: {self.classes_[0]!r}."
             )
-        return y_enc.astype(np.int64), len(self.classes_)
+        return y_enc.astype(np.int64)
 
-    def _encode_for_eval(self, y):
+    def _n_outputs(self, y_enc):
+        return len(self.classes_)
+
+    def _classes(self):
+        return self.classes_
+
+    def _encode_target(self, y):
         y = column_or_1d(y)
         index = {c: i for i, c in enumerate(self.classes_)}
         try:
@@ -189,15 +195,14 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        X = self._check_X(X)
         return torch.softmax(self._forward(X), dim=1).numpy()
 
     def predict(self, X):
         """Predicted labels, taken from ``classes_``."""
-        X = self._check_X(X)
         return self.classes_[self._forward(X).argmax(dim=1).numpy()]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.input_tags.sparse = True
         return tags

@@ -9,9 +9,9 @@ every rank applies the same dual step and holds identical multipliers.
 
 import torch
 
-from .constraints import ConstraintEval
+from .constraints import ConstraintState
 
-__all__ = ["is_active", "rank_and_world", "allreduce_mean_", "synchronize_evals", "check_ready"]
+__all__ = ["is_active", "rank_and_world", "allreduce_mean_", "synchronize_states", "check_ready"]
 
 
 def is_active():
@@ -58,18 +58,18 @@ def allreduce_mean_(tensors):
     return tensors
 
 
-def synchronize_evals(evals, names):
-    """Average the value and defect of the constraints ``names`` over the ranks.
+def synchronize_states(states, names):
+    """Average the value and strict violation of the constraints ``names`` over the ranks.
 
-    One collective replaces the value and defect of the data-dependent
-    constraints ``names`` by their mean over the ranks; proxies keep their graph.
+    One collective for all of them; the differentiable violations keep their
+    graph (each rank's gradients are averaged by DistributedDataParallel).
     """
     if not names:
-        return evals
-    values = [evals[n].value.detach().clone() for n in names]
-    defects = [evals[n].defect.detach().clone() for n in names]
-    allreduce_mean_(values + defects)
-    out = dict(evals)
-    for n, v, d in zip(names, values, defects, strict=True):
-        out[n] = ConstraintEval(v, d, evals[n].proxy)
+        return states
+    values = [states[n].value.detach().clone() for n in names]
+    strict = [states[n].strict_violation.detach().clone() for n in names]
+    allreduce_mean_(values + strict)
+    out = dict(states)
+    for n, v, d in zip(names, values, strict, strict=True):
+        out[n] = ConstraintState(v, states[n].violation, d)
     return out

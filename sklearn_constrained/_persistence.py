@@ -36,13 +36,12 @@ Examples
 --------
 >>> import io
 >>> from sklearn_constrained import ConstrainedRegressor
->>> from sklearn_constrained._persistence import load_estimator, save_estimator
 >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0.0, 1.0, 2.0, 3.0]
 >>> reg = ConstrainedRegressor(max_epochs=2, random_state=0).fit(X, y)
 >>> buffer = io.BytesIO()
->>> save_estimator(reg, buffer)
+>>> reg.save(buffer)
 >>> _ = buffer.seek(0)
->>> bool((load_estimator(buffer).predict(X) == reg.predict(X)).all())
+>>> bool((ConstrainedRegressor.load(buffer).predict(X) == reg.predict(X)).all())
 True
 """
 
@@ -54,10 +53,12 @@ import pickle
 import numpy as np
 import torch
 
-__all__ = ["save_estimator", "load_estimator", "FORMAT"]
+from ._checkpoint import map_tensors, qualname
+
+__all__ = ["FORMAT", "read_estimator", "save_estimator"]
 
 #: the format tag written into every file
-FORMAT = "sklearn-constrained/1"
+FORMAT = "sklearn-constrained/2"
 
 #: fitted attributes stored as JSON
 _FITTED_JSON = (
@@ -67,19 +68,16 @@ _FITTED_JSON = (
     "n_iter_",
     "history_",
     "best_epoch_",
+    "selection_reason_",
+    "validation_constraint_values_",
     "y_mean_",
     "y_scale_",
-    "_y_1d",
-    "_target_scale",
-    "_module_spec",
+    "y_ndim_",
+    "n_outputs_",
+    "input_shape_",
 )
 #: fitted attributes stored as arrays (values and dtype)
 _FITTED_ARRAYS = ("classes_", "group_labels_", "feature_names_in_")
-
-
-def _qualname(obj):
-    cls = obj if isinstance(obj, type) else type(obj)
-    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _allowed_module(module):
@@ -99,7 +97,7 @@ def _resolve(name, trusted, kind):
     """
     if not isinstance(name, str) or ":" not in name:
         raise ValueError(f"Malformed class name in the file: {name!r}.")
-    trusted_names = {_qualname(c): c for c in trusted}
+    trusted_names = {qualname(c): c for c in trusted}
     if name in trusted_names:
         cls = trusted_names[name]
     else:
@@ -141,13 +139,13 @@ def _encode_value(value, path):
         return {"__dict__": {k: _encode_value(v, f"{path}[{k!r}]") for k, v in value.items()}}
     if isinstance(value, BaseEstimator):
         return {
-            "__object__": _qualname(value),
+            "__object__": qualname(value),
             "params": _encode_value(value.get_params(deep=False), f"{path}.params"),
         }
     if isinstance(value, type) and issubclass(value, (torch.nn.Module, torch.optim.Optimizer)):
-        return {"__class__": _qualname(value)}
+        return {"__class__": qualname(value)}
     if isinstance(value, torch.nn.Module):
-        return {"__module_instance__": _qualname(value)}
+        return {"__module_instance__": qualname(value)}
     raise TypeError(
         f"Cannot save `{path}`={value!r}: only numbers, strings, lists, dicts, module and "
         "optimizer classes and sklearn_constrained objects are stored without pickle. "
@@ -200,10 +198,11 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def save_estimator(estimator, path, *, include_training_state=True):
+def save_estimator(estimator, path, *, training_state=None):
     """Write a fitted estimator to ``path`` (a path or a binary file object).
 
-    See the module docstring for the format; ``est.save(path)`` calls this.
+    See the module docstring for the format; ``est.save(path)`` calls this
+    with the estimator's training state (``None``: weights only).
 
     Raises
     ------
@@ -235,19 +234,17 @@ def save_estimator(estimator, path, *, include_training_state=True):
     meta = {
         "format": FORMAT,
         "versions": {"sklearn_constrained": __version__, "torch": torch.__version__},
-        "estimator": _qualname(estimator),
+        "estimator": qualname(estimator),
         "params": params,
         "fitted": fitted,
     }
     tensors = {"module": {k: v.detach().cpu() for k, v in estimator.module_.state_dict().items()}}
-    if include_training_state:
-        training = estimator._training_state(cpu=True)
-        if training is not None:
-            tensors["training"] = training
+    if training_state is not None:
+        tensors["training"] = map_tensors(training_state, lambda t: t.detach().cpu())
     torch.save({"meta": json.dumps(meta, default=_json_default), "tensors": tensors}, path)
 
 
-def load_estimator(path, *, module=None, trusted=()):
+def read_estimator(path, *, module=None, trusted=()):
     """Read an estimator written by :func:`save_estimator` (no pickle).
 
     Parameters
@@ -260,8 +257,12 @@ def load_estimator(path, *, module=None, trusted=()):
 
     Returns
     -------
-    estimator
-        Fitted, predicting exactly as the saved one.
+    estimator : BaseConstrainedEstimator
+        With its parameters and fitted attributes (not yet its module).
+    module_state : dict
+        The module's ``state_dict``.
+    training_state : dict or None
+        What a ``warm_start`` fit needs to resume.
     """
     from ._estimator import BaseConstrainedEstimator
 
@@ -301,15 +302,9 @@ def load_estimator(path, *, module=None, trusted=()):
     fitted["multipliers_"] = {
         k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in fitted["multipliers_"].items()
     }
-    if "_module_spec" in fitted:
-        n_features, n_outputs, input_shape = fitted["_module_spec"]
-        fitted["_module_spec"] = (
-            int(n_features),
-            int(n_outputs),
-            tuple(int(d) for d in input_shape),
-        )
+    if "input_shape_" in fitted:
+        fitted["input_shape_"] = tuple(int(d) for d in fitted["input_shape_"])
     for name, value in fitted.items():
         setattr(est, name, value)
     tensors = payload.get("tensors", {})
-    est._restore_fitted(tensors["module"], tensors.get("training"))
-    return est
+    return est, tensors["module"], tensors.get("training")

@@ -18,7 +18,7 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
 
     Parameters
     ----------
-    module, constraints, method, optimizer, lr, max_epochs, batch_size, device, random_state, verbose, module_params, tol, dual_split, distributed, warm_start
+    module, constraints, method, optimizer, lr, max_epochs, batch_size, device, random_state, verbose, validation_fraction, margin, callbacks, tol, dual_split, distributed, warm_start, module__<arg>
         As in :class:`ConstrainedClassifier` (with ``warm_start``, the target
         standardisation of the first fit is kept).
     standardize_target : bool, default=True
@@ -47,43 +47,22 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
     True
     """
 
-    def __init__(
-        self,
-        module=None,
-        *,
-        constraints=None,
-        method="gda",
-        optimizer="adam",
-        lr=None,
-        max_epochs=100,
-        batch_size=128,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        module_params=None,
-        tol=1e-3,
-        dual_split=None,
-        distributed=False,
-        warm_start=False,
-        standardize_target=True,
-    ):
-        super().__init__(
-            module,
-            constraints=constraints,
-            method=method,
-            optimizer=optimizer,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            module_params=module_params,
-            tol=tol,
-            dual_split=dual_split,
-            distributed=distributed,
-            warm_start=warm_start,
-        )
+    _parameter_constraints = {
+        **BaseConstrainedEstimator._parameter_constraints,
+        "standardize_target": ["boolean"],
+    }
+
+    def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
+                 lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
+                 verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
+                 dual_split=None, distributed=False, warm_start=False, standardize_target=True,
+                 **kwargs):
+        super().__init__(module, constraints=constraints, method=method, optimizer=optimizer,
+                         lr=lr, max_epochs=max_epochs, batch_size=batch_size, device=device,
+                         random_state=random_state, verbose=verbose,
+                         validation_fraction=validation_fraction, margin=margin,
+                         callbacks=callbacks, tol=tol, dual_split=dual_split,
+                         distributed=distributed, warm_start=warm_start, **kwargs)
         self.standardize_target = standardize_target
 
     def _validate_y_kwargs(self):
@@ -94,7 +73,7 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
 
     def _prepare_target(self, y):
         y = np.asarray(y, dtype=np.float64)
-        self._y_1d = y.ndim == 1
+        self.y_ndim_ = y.ndim
         y2 = y.reshape(len(y), -1)
         if self.standardize_target:
             self.y_mean_ = y2.mean(axis=0)
@@ -103,20 +82,29 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
         else:
             self.y_mean_ = np.zeros(y2.shape[1])
             self.y_scale_ = np.ones(y2.shape[1])
-        self._target_scale = float(np.mean(self.y_scale_))
-        return ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32), y2.shape[1]
+        return ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
 
-    def _encode_for_eval(self, y):
+    def _n_outputs(self, y_enc):
+        return y_enc.reshape(len(y_enc), -1).shape[1]
+
+    def _target_scale(self):
+        return float(np.mean(self.y_scale_))
+
+    def _encode_target(self, y):
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if y.shape[1] != len(self.y_mean_):
+            raise ValueError(
+                f"y has {y.shape[1]} target column(s), the fitted model {len(self.y_mean_)}."
+            )
         return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
 
     def predict(self, X):
         """Predicted targets, in the units of ``y``."""
-        X = self._check_X(X)
         out = self._forward(X).numpy() * self.y_scale_ + self.y_mean_
-        return out.ravel() if self._y_1d else out
+        return out.ravel() if self.y_ndim_ == 1 else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

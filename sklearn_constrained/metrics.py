@@ -231,9 +231,6 @@ class ConstraintScorer:
         return False
 
 
-_LEVEL_PARAMS = ("bound", "upper", "lower")
-
-
 def _with_level(constraint, level, name):
     """A copy of ``constraint`` judged at ``level`` (a number for its single
     level parameter, or a dict of level parameters).
@@ -241,6 +238,7 @@ def _with_level(constraint, level, name):
     from sklearn.base import clone
 
     params = constraint.get_params()
+    names = constraint.level_names
     if isinstance(level, dict):
         unknown = sorted(set(level) - set(params))
         if unknown:
@@ -249,7 +247,7 @@ def _with_level(constraint, level, name):
                 f"{unknown} of {type(constraint).__name__}."
             )
         return clone(constraint).set_params(**level)
-    present = [p for p in _LEVEL_PARAMS if p in params and params[p] is not None]
+    present = [p for p in names if p in params and params[p] is not None]
     if len(present) != 1:
         raise ValueError(
             f"make_constraint_scorer({name!r}): {type(constraint).__name__} has the level "
@@ -258,36 +256,34 @@ def _with_level(constraint, level, name):
     return clone(constraint).set_params(**{present[0]: level})
 
 
-def _evaluate(estimator, X, y, sensitive_features, name, level=None):
-    """The value and the violation of constraint ``name`` on ``(X, y)``."""
-    import torch
-
-    final = estimator
-    Xt = X
+def final_estimator(estimator, X):
+    """``(final, Xt)``: the last step of a Pipeline and ``X`` through the steps before it."""
     steps = getattr(estimator, "steps", None)
-    if steps:
-        for _, step in steps[:-1]:
-            if step is not None and step != "passthrough":
-                Xt = step.transform(Xt)
-        final = steps[-1][1]
-    needs_y = getattr(final.constraints_[name], "requires_labels", False)
-    Xv = final._check_X(Xt)
-    y_enc = final._encode_for_eval(y) if (y is not None and needs_y) else None
-    if needs_y and y is None:
-        raise ValueError(f"Constraint {name!r} involves the labels: the scorer needs `y`.")
-    groups = None
-    if getattr(final.constraints_[name], "requires_groups", False):
-        groups = final._encode_groups_for_eval(sensitive_features, len(Xv))
+    if not steps:
+        return estimator, X
+    Xt = X
+    for _, step in steps[:-1]:
+        if step is not None and step != "passthrough":
+            Xt = step.transform(Xt)
+    return steps[-1][1], Xt
+
+
+def _evaluate(estimator, X, y, sensitive_features, name, level=None):
+    """The value and the largest violation of constraint ``name`` on ``(X, y)``."""
+    final, Xt = final_estimator(estimator, X)
     constraint = final.constraints_[name]
     if level is not None:
         constraint = _with_level(constraint, level, name)
-        constraint._check_params()
-    e = final._constraint_evals(Xv, y_enc, groups, constraints={name: constraint})[name]
-    defect = e.defect.detach().double().cpu()
-    kind = final.constraints_[name].kind
-    viol = torch.relu(defect) if kind == "inequality" else defect.abs()
-    value = e.value.detach().double().cpu()
-    return float(value.max()), float(viol.max())
+        constraint.check_params()
+    if constraint.requires_labels and y is None:
+        raise ValueError(f"Constraint {name!r} involves the labels: the scorer needs `y`.")
+    details = final.constraint_details(
+        Xt,
+        y if constraint.requires_labels else None,
+        sensitive_features if constraint.requires_groups else None,
+        constraints={name: constraint},
+    )
+    return details.values[name], details.violations[name]
 
 
 def make_constraint_scorer(name, response="violation", level=None):

@@ -1,51 +1,64 @@
-"""The constraint abstraction.
+"""The constraint abstraction: what must hold, at which level, and its state on a batch.
 
-A :class:`Constraint` is a small, user-facing description: *what* must hold
-and at which *level*. It keeps no training state, so the object a user passes
-is never mutated. At fit time it is *bound* to a module (its parameter
-patterns resolved once, outside the hot path), giving a :class:`BoundConstraint`
-that the training engine evaluates every step.
-
-Each bound constraint returns a :class:`ConstraintEval` of three tensors:
+A :class:`Constraint` is a small, user-facing description (it holds only its
+parameters, so the object a user passes is never mutated). At fit time
+:meth:`Constraint.bind` resolves it against a module (parameter patterns,
+class labels, group counts) and returns a :class:`ConstraintEvaluator`, the
+per-fit object the training loop evaluates at every step. An evaluation is a
+:class:`ConstraintState` of three tensors (the names are Cooper's):
 
 ``value``
-    the quantity the user reasons about (``||W||^2``, a rate, a gap), i.e. what
-    :meth:`evaluate_constraints` reports and ``history_`` logs;
-``defect``
-    the signed violation that drives the multipliers: ``<= 0`` when an
-    inequality holds, ``== 0`` when an equality holds (for a two-sided
-    constraint, one entry per side). It may be non-differentiable (a rate);
-``proxy``
-    a differentiable surrogate of ``defect`` that supplies the gradients (the
-    same tensor as ``defect`` for differentiable constraints; a smooth rate for
-    proxy constraints).
+    the quantity the user reasons about (``||W||^2``, a rate, a gap): what
+    ``evaluate_constraints`` reports and ``history_`` records;
+``strict_violation``
+    the signed violation that drives the multipliers: ``<= 0`` where an
+    inequality holds, ``== 0`` where an equality holds, one entry per side,
+    pair of groups or Gram entry. It may be non-differentiable (a true rate);
+``violation``
+    a differentiable surrogate of ``strict_violation`` that supplies the
+    gradients: the same tensor for differentiable constraints, a smooth rate
+    for proxy constraints.
+
+The guide page "Writing a constraint or a method" shows a new constraint in a
+few lines.
 """
 
-import math
 from numbers import Real
 from typing import NamedTuple
 
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["Constraint", "WeightConstraint", "BoundConstraint", "ConstraintEval", "BatchContext"]
+from ..utils._params import ParamsMixin
+
+__all__ = [
+    "BatchContext",
+    "Constraint",
+    "ConstraintEvaluator",
+    "ConstraintState",
+    "WeightConstraint",
+    "WeightEvaluator",
+    "level_interval",
+]
 
 
-class ConstraintEval(NamedTuple):
-    """The value, defect and differentiable proxy of one constraint."""
+class ConstraintState(NamedTuple):
+    """A constraint's value, differentiable violation and strict violation on a batch."""
 
     value: torch.Tensor
-    defect: torch.Tensor
-    proxy: torch.Tensor
+    violation: torch.Tensor
+    strict_violation: torch.Tensor
 
 
 class BatchContext(NamedTuple):
     """What a data-dependent constraint sees of a batch.
 
-    ``y_pred`` holds the module's raw outputs (logits for classifiers),
-    ``y`` the encoded targets, ``groups`` integer group codes of the sensitive
-    features (or ``None``), ``n_groups`` their number, ``target_scale`` the
-    standard deviation used to standardise regression targets (1.0 otherwise).
+    ``y_pred`` holds the module's raw outputs (logits for classifiers), ``y``
+    the encoded targets, ``groups`` the integer codes of the sensitive groups
+    (or ``None``), ``n_groups`` their number, ``target_scale`` the standard
+    deviation that standardised a regression target (1.0 otherwise) and
+    ``sample_weight`` the samples' weights (``None``: all equal).
     """
 
     y_pred: torch.Tensor
@@ -53,85 +66,77 @@ class BatchContext(NamedTuple):
     groups: torch.Tensor | None = None
     n_groups: int = 0
     target_scale: float = 1.0
+    sample_weight: torch.Tensor | None = None
 
 
-def check_level(owner, name, value, *, low=0.0, high=math.inf, allow_none=False):
-    """Validate a constraint level and return it as a float.
-
-    Raises a ``ValueError`` that names the constraint class, the parameter and
-    the admissible range.
-    """
-    cls = type(owner).__name__
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(
-            f"{cls}: `{name}` must be a real number; got {value!r} ({type(value).__name__})."
-        )
-    value = float(value)
-    if math.isnan(value) or value < low or value > high:
-        hi = "" if math.isinf(high) else f" and <= {high:g}"
-        raise ValueError(
-            f"{cls}: `{name}` must be a number >= {low:g}{hi}; got {value!r}. "
-            f"Set `{name}` to the level the trained model must respect."
-        )
-    return value
+def level_interval(high=None):
+    """The parameter constraint of a level: a real number in ``[0, high]``."""
+    return Interval(Real, 0, high, closed="both" if high is not None else "left")
 
 
-class Constraint(BaseEstimator):
+class Constraint(ParamsMixin, BaseEstimator):
     """Base class of all constraints.
 
-    Subclasses declare ``kind`` (``"inequality"`` or ``"equality"``), whether
-    they need the batch (``requires_data``) and sensitive groups
-    (``requires_groups``), validate their levels in :meth:`_check_params` and
-    build a :class:`BoundConstraint` in :meth:`_bind`.
+    Subclasses set ``kind`` (``"inequality"`` or ``"equality"``), the class
+    attributes ``requires_data``/``requires_groups``/``requires_labels``,
+    the names of their level parameters in ``level_names``, their parameter
+    constraints in ``_parameter_constraints`` (scikit-learn's declarative
+    validation) and implement :meth:`bind`.
     """
 
     kind = "inequality"
     requires_data = False
     requires_groups = False
-
+    requires_labels = False
     #: the parameters that hold the constraint's level(s)
-    _level_params = ("bound", "upper", "lower")
+    level_names = ("bound", "upper", "lower")
+    _parameter_constraints: dict = {}
+    _parameter_hints = {
+        name: "Set it to the level the trained model must respect."
+        for name in ("bound", "upper", "lower", "target")
+    }
 
-    def _check_params(self):
-        """Validate the levels; raise ``ValueError`` naming the parameter."""
+    def levels(self):
+        """The levels the constraint is held to, by parameter name.
 
-    def _bind(self, module, name):  # pragma: no cover - abstract
+        Returns
+        -------
+        dict of str to float
+            Only the level parameters that are set; empty for a constraint
+            without a level (``w >= 0``, a simplex).
+        """
+        params = self.get_params(deep=False)
+        out = {}
+        for name in self.level_names:
+            value = params.get(name)
+            if isinstance(value, Real) and not isinstance(value, bool):
+                out[name] = float(value)
+        return out
+
+    def bind(self, module, name):  # pragma: no cover - abstract
+        """Resolve the constraint against ``module`` for one fit.
+
+        Returns
+        -------
+        ConstraintEvaluator
+        """
         raise NotImplementedError
 
-    def _tolerance_scale(self):
-        """``max(1, |level|)``: the scale of the feasibility tolerance.
 
-        A constraint is met when its largest violation is at most
-        ``tol * max(1, |level|)`` (the largest magnitude of its level
-        parameters, 1 when it has none: ``w >= 0``, a simplex, exact
-        orthogonality). The scale is fixed by the level, not by the value
-        reached, so a more violated iterate never looks less violated.
-        """
-        from numbers import Real
-
-        levels = [
-            abs(float(v))
-            for k, v in self.get_params(deep=False).items()
-            if k in self._level_params and isinstance(v, Real) and not isinstance(v, bool)
-        ]
-        return max([1.0] + levels)
-
-
-class BoundConstraint:
+class ConstraintEvaluator:
     """A constraint resolved against a module for one fit.
+
+    Parameters
+    ----------
+    name : str
+        The key of the constraint in the estimator's ``constraints``.
+    constraint : Constraint
+        A private copy of the user's constraint.
 
     Attributes
     ----------
-    name : str
-        The key of the constraint in the estimator's ``constraints`` dict.
-    constraint : Constraint
-        A private copy of the user's constraint.
-    kind : str
-        ``"inequality"`` or ``"equality"``.
-    requires_data : bool
-        Whether :meth:`evaluate` needs a :class:`BatchContext`.
+    kind, requires_data, requires_groups, requires_labels
+        Those of the constraint.
     """
 
     def __init__(self, name, constraint):
@@ -140,71 +145,107 @@ class BoundConstraint:
         self.kind = constraint.kind
         self.requires_data = constraint.requires_data
         self.requires_groups = constraint.requires_groups
+        self.requires_labels = constraint.requires_labels
 
-    def evaluate(self, ctx=None):  # pragma: no cover - abstract
-        """Return the :class:`ConstraintEval` on a batch (or on the weights)."""
+    def evaluate(self, batch=None):  # pragma: no cover - abstract
+        """The :class:`ConstraintState` on a batch (``None`` for weight constraints)."""
         raise NotImplementedError
 
-    # -- optional capabilities ------------------------------------------------
     @property
     def parameters(self):
         """The constrained parameters (weight constraints), else an empty list."""
         return []
 
-    def project_(self, tensors):
-        """Project ``tensors`` (copies shaped like :attr:`parameters`) in place
-        onto the feasible set: the closed-form proximal step used by S-ADMM.
-        """
-        raise NotImplementedError(
-            f"{type(self.constraint).__name__} has no closed-form projection; "
-            "use method='gda', 'sal' or 'fp' for it."
-        )
-
     @property
     def has_projection(self):
-        return type(self).project_ is not BoundConstraint.project_
+        """Whether :meth:`project_` is available (S-ADMM needs it)."""
+        return False
 
-    # -- checkpointing ----------------------------------------------------------
-    def _get_state(self):
-        """The running state carried across a fit (``warm_start``, checkpoints):
-        a dict of tensors and plain values; stateless constraints return ``{}``.
+    def project_(self, tensors):
+        """Project ``tensors`` (copies shaped like :attr:`parameters`) onto the feasible set."""
+        raise NotImplementedError(
+            f"{type(self.constraint).__name__} has no closed-form projection; "
+            "use method='auto', 'gda', 'sal' or 'fp' for it."
+        )
+
+    def setup(self, *, classes=None, classifier=True, n_samples=None, external=False):
+        """Prepare data-dependent estimates for one fit (a no-op for weight constraints).
+
+        Parameters
+        ----------
+        classes : array-like or None
+            The classifier's ``classes_`` (to resolve ``label``/``pos_label``).
+        classifier : bool
+            ``False`` for a regressor.
+        n_samples : int or None
+            The samples per epoch the running estimates are drawn from.
+        external : bool
+            Whether the running estimates are fed by :meth:`observe` (a
+            held-out part) rather than by the training batches.
         """
+        return self
+
+    def observe(self, batch):
+        """Update running estimates from a batch without gradients (held-out dual data)."""
+
+    def fresh(self):
+        """A copy with empty running estimates, for evaluations that must not disturb the fit."""
+        return self
+
+    def state_dict(self):
+        """The running state carried across a fit (``warm_start``, checkpoints)."""
         return {}
 
-    def _set_state(self, state):
-        """Restore what :meth:`_get_state` returned (tensors already on the device)."""
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (tensors already on the device)."""
 
 
 class WeightConstraint(Constraint):
     """A constraint on the module's parameters, independent of the data.
 
-    Subclasses implement ``_value(tensors) -> scalar tensor`` (differentiable),
-    ``_defect(value)`` and optionally ``_project_(tensors)``.
+    Subclasses implement :meth:`value` (differentiable in the tensors) and,
+    for a closed-form projection, :meth:`project_`. The strict violation is
+    ``value - bound`` unless :meth:`state` is overridden (a vector-valued
+    constraint such as a simplex).
     """
 
-    def _bind(self, module, name):
+    level_names = ("bound",)
+
+    def bind(self, module, name):
+        """Select the parameters by ``params`` and return a :class:`WeightEvaluator`."""
         from ._selection import select_parameters
 
+        self.check_params()
         named = select_parameters(module, getattr(self, "params", None), constraint_name=name)
-        return _BoundWeightConstraint(name, self, named)
+        self._check_selection(named, name)
+        return WeightEvaluator(name, self, named)
 
-    def _value(self, tensors):  # pragma: no cover - abstract
+    def _check_selection(self, named, name):
+        """Reject parameters the constraint cannot apply to (a hook for subclasses)."""
+
+    def value(self, tensors):  # pragma: no cover - abstract
+        """The constraint's value for a list of tensors (a 0-d tensor)."""
         raise NotImplementedError
 
-    def _defect(self, value):
-        return value - self.bound
+    def state(self, tensors):
+        """The :class:`ConstraintState` of a list of tensors."""
+        value = self.value(tensors)
+        strict = value - self.bound
+        return ConstraintState(value, strict, strict)
 
-    def _project_(self, tensors):  # pragma: no cover - optional
+    @property
+    def has_projection(self):
+        """Whether the subclass implements :meth:`project_`."""
+        return type(self).project_ is not WeightConstraint.project_
+
+    def project_(self, tensors):
+        """Project ``tensors`` in place onto the feasible set (S-ADMM's proximal step)."""
         raise NotImplementedError
 
-    def value_of(self, tensors):
-        """The constraint's value for a list of tensors (a convenience for
-        tests and for users inspecting a module by hand).
-        """
-        return self._value(list(tensors))
 
+class WeightEvaluator(ConstraintEvaluator):
+    """A weight constraint bound to the parameters it selected."""
 
-class _BoundWeightConstraint(BoundConstraint):
     def __init__(self, name, constraint, named_params):
         super().__init__(name, constraint)
         self.param_names = [n for n, _ in named_params]
@@ -212,16 +253,18 @@ class _BoundWeightConstraint(BoundConstraint):
 
     @property
     def parameters(self):
+        """The selected parameters, in the module's registration order."""
         return self._params
-
-    def evaluate(self, ctx=None):
-        value = self.constraint._value(self._params)
-        defect = self.constraint._defect(value)
-        return ConstraintEval(value, defect, defect)
-
-    def project_(self, tensors):
-        self.constraint._project_(tensors)
 
     @property
     def has_projection(self):
-        return type(self.constraint)._project_ is not WeightConstraint._project_
+        """Whether the constraint has a closed-form projection."""
+        return self.constraint.has_projection
+
+    def evaluate(self, batch=None):
+        """The state at the current weights (the batch is ignored)."""
+        return self.constraint.state(self._params)
+
+    def project_(self, tensors):
+        """The constraint's closed-form projection of ``tensors``, in place."""
+        self.constraint.project_(tensors)

@@ -1,6 +1,6 @@
 """Expected density of L0-gated models (Louizos et al. 2018)."""
 
-from ._base import BoundConstraint, Constraint, ConstraintEval, check_level
+from ._base import Constraint, ConstraintEvaluator, ConstraintState, level_interval
 
 __all__ = ["Density"]
 
@@ -35,23 +35,23 @@ class Density(Constraint):
     >>> from sklearn_constrained.constraints import Density
     >>> from sklearn_constrained.models import L0MLP
     >>> net = L0MLP(4, 2, hidden_layer_sizes=(3,))
-    >>> b = Density(upper=0.5)._bind(net, "density")
+    >>> b = Density(upper=0.5).bind(net, "density")
     >>> round(b.evaluate().value.item(), 3)   # gates start open (droprate_init=0.01)
     0.998
     """
 
     kind = "inequality"
+    level_names = ("upper",)
+    _parameter_constraints = {"upper": [level_interval(1.0)]}
 
     def __init__(self, upper=0.5):
         self.upper = upper
 
-    def _check_params(self):
-        check_level(self, "upper", self.upper, high=1.0)
-
-    def _bind(self, module, name):
+    def bind(self, module, name):
+        """Find the module's gated layers and return their evaluator."""
         from ..models._l0 import HardConcreteGates
 
-        self._check_params()
+        self.check_params()
         gated = [m for m in module.modules() if isinstance(m, HardConcreteGates)]
         if not gated:
             raise ValueError(
@@ -59,10 +59,12 @@ class Density(Constraint):
                 f"{type(module).__name__} has none. Use sklearn_constrained.models.L0MLP "
                 "(module=sc.models.L0MLP), or build the module from L0Linear / L0Conv2d layers."
             )
-        return _BoundDensity(name, self, gated)
+        return DensityEvaluator(name, self, gated)
 
 
-class _BoundDensity(BoundConstraint):
+class DensityEvaluator(ConstraintEvaluator):
+    """The expected density of a module's gated layers."""
+
     def __init__(self, name, constraint, gated):
         super().__init__(name, constraint)
         self.layers = gated
@@ -71,13 +73,15 @@ class _BoundDensity(BoundConstraint):
 
     @property
     def parameters(self):
+        """The gates' locations."""
         return [m.log_alpha for m in self.layers]
 
-    def evaluate(self, ctx=None):
+    def evaluate(self, batch=None):
+        """The expected share of active gates (the batch is ignored)."""
         active = [m.expected_active() for m in self.layers]
         total = active[0]
         for a in active[1:]:
             total = total + a
         value = total / self._n_gates
-        defect = value - self._upper
-        return ConstraintEval(value, defect, defect)
+        strict = value - self._upper
+        return ConstraintState(value, strict, strict)

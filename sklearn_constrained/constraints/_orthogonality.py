@@ -2,7 +2,8 @@
 
 import torch
 
-from ._base import ConstraintEval, WeightConstraint, _BoundWeightConstraint, check_level
+from ._base import ConstraintState, WeightConstraint, level_interval
+from ._weights import PARAMS_CONSTRAINT
 
 __all__ = ["Orthogonality"]
 
@@ -21,7 +22,9 @@ def _gram_minus_identity(W):
 
 
 class Orthogonality(WeightConstraint):
-    r"""Selected weights have orthonormal rows (or columns): :math:`\sum_W \|G_W - I\|_F^2 \le` ``bound``.
+    r"""Selected weights have orthonormal rows (or columns).
+
+    The constraint is :math:`\sum_W \|G_W - I\|_F^2 \le` ``bound``.
 
     Each selected parameter is read as a matrix :math:`W` of shape
     ``out x in`` (a linear layer's weight) or ``out x in*k*k`` (a convolution
@@ -69,13 +72,15 @@ class Orthogonality(WeightConstraint):
     >>> import torch
     >>> from sklearn_constrained.constraints import Orthogonality
     >>> c = Orthogonality()
-    >>> float(c.value_of([torch.eye(2, 3)]))   # orthonormal rows
+    >>> float(c.value([torch.eye(2, 3)]))   # orthonormal rows
     0.0
-    >>> float(c.value_of([2 * torch.eye(3, 2)]))  # columns of norm 2: ||4I - I||^2
+    >>> float(c.value([2 * torch.eye(3, 2)]))  # columns of norm 2: ||4I - I||^2
     18.0
     >>> c.kind, Orthogonality(bound=0.5).kind
     ('equality', 'inequality')
     """
+
+    _parameter_constraints = {"bound": [level_interval()], "params": PARAMS_CONSTRAINT}
 
     def __init__(self, bound=0.0, params=None):
         self.bound = bound
@@ -88,26 +93,39 @@ class Orthogonality(WeightConstraint):
         except (TypeError, ValueError):
             return "inequality"
 
-    def _check_params(self):
-        check_level(self, "bound", self.bound)
-
-    def _bind(self, module, name):
-        from ._selection import select_parameters
-
-        named = select_parameters(module, self.params, constraint_name=name)
+    def _check_selection(self, named, name):
         scalars = [n for n, p in named if p.dim() == 0]
         if scalars:
             raise ValueError(
                 f"Constraint {name!r}: Orthogonality needs matrices (or vectors); {scalars} "
                 "are scalars. Select weight matrices or kernels with `params`."
             )
-        return _BoundOrthogonality(name, self, named)
 
-    def _value(self, tensors):
-        terms = [_gram_minus_identity(_as_matrix(t)).square().sum() for t in tensors]
-        return torch.stack(terms).sum() if len(terms) > 1 else terms[0]
+    def value(self, tensors):
+        """The sum over the tensors of the squared Frobenius norm of ``G - I``."""
+        return self.state(tensors).value
 
-    def _project_(self, tensors):
+    def state(self, tensors):
+        """Every entry of ``G - I`` as the strict violation of the equality (``bound=0``).
+
+        Tensors of one shape are evaluated together (one batched product).
+        """
+        entries = []
+        for group in _group_by_shape(tensors):
+            W = torch.stack([_as_matrix(tensors[i]) for i in group])
+            entries.append(_gram_minus_identity(W).reshape(-1))
+        entries = torch.cat(entries) if len(entries) > 1 else entries[0]
+        value = entries.square().sum()
+        strict = entries if self.kind == "equality" else value - self.bound
+        return ConstraintState(value, strict, strict)
+
+    @property
+    def has_projection(self):
+        """Only exact orthogonality (``bound=0``) has a closed-form projection."""
+        return self.kind == "equality"
+
+    def project_(self, tensors):
+        """Replace each matrix by its polar factor (the nearest orthonormal one)."""
         if self.kind != "equality":
             raise NotImplementedError(
                 f"Orthogonality(bound={self.bound!r}) has no closed-form projection: only "
@@ -128,25 +146,3 @@ def _group_by_shape(tensors):
     for i, t in enumerate(tensors):
         groups.setdefault(tuple(_as_matrix(t).shape), []).append(i)
     return list(groups.values())
-
-
-class _BoundOrthogonality(_BoundWeightConstraint):
-    def __init__(self, name, constraint, named_params):
-        super().__init__(name, constraint, named_params)
-        self._groups = _group_by_shape(self._params)
-        self._equality = constraint.kind == "equality"
-        self._bound = float(constraint.bound)
-
-    def evaluate(self, ctx=None):
-        entries = []
-        for group in self._groups:
-            W = torch.stack([_as_matrix(self._params[i]) for i in group])
-            entries.append(_gram_minus_identity(W).reshape(-1))
-        entries = torch.cat(entries) if len(entries) > 1 else entries[0]
-        value = entries.square().sum()
-        defect = entries if self._equality else value - self._bound
-        return ConstraintEval(value, defect, defect)
-
-    @property
-    def has_projection(self):
-        return self._equality

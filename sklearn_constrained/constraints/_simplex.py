@@ -1,10 +1,11 @@
 """Convex-combination weights: the probability simplex along an axis."""
 
-import numbers
+from numbers import Integral
 
 import torch
+from sklearn.utils._param_validation import Interval
 
-from ._base import ConstraintEval, WeightConstraint, _BoundWeightConstraint
+from ._base import ConstraintState, WeightConstraint
 
 __all__ = ["Simplex"]
 
@@ -59,7 +60,7 @@ class Simplex(WeightConstraint):
     mixing matrix that combines several operators into one. It is an
     equality constraint with one multiplier per entry (for its negative part
     :math:`\max(0, -w_{ij})`) and one per slice (for
-    :math:`\sum_j w_{ij} - 1`), so the ``defect`` is the vector of both;
+    :math:`\sum_j w_{ij} - 1`), so the strict violation is the vector of both;
     ``value`` is the total violation
     :math:`\sum_{ij} \max(0, -w_{ij}) + \sum_i |\sum_j w_{ij} - 1|`, zero
     exactly on the simplex. The closed-form projection (S-ADMM's prox) is
@@ -82,32 +83,31 @@ class Simplex(WeightConstraint):
     >>> import torch
     >>> from sklearn_constrained.constraints import Simplex
     >>> c = Simplex("mixing")
-    >>> float(c.value_of([torch.tensor([[0.25, 0.75], [0.5, 0.5]])]))
+    >>> float(c.value([torch.tensor([[0.25, 0.75], [0.5, 0.5]])]))
     0.0
-    >>> float(c.value_of([torch.tensor([[-0.5, 1.0], [0.5, 0.25]])]))  # 0.5 + |0.5 - 1| + |0.75 - 1|
+    >>> float(c.value([torch.tensor([[-0.5, 1.0], [0.5, 0.25]])]))  # 0.5 + |0.5 - 1| + |0.75 - 1|
     1.25
     """
 
     kind = "equality"
+    level_names = ()
+    _parameter_constraints = {
+        "params": [str, list, tuple, callable],
+        "axis": [Interval(Integral, None, None, closed="neither")],
+    }
 
     def __init__(self, params, axis=-1):
         self.params = params
         self.axis = axis
 
-    def _check_params(self):
+    def _check_consistency(self):
         if self.params is None:
             raise ValueError(
                 "Simplex: `params` must select the convex-combination weights by name (e.g. "
                 "Simplex(params='mixing')); None would constrain every weight matrix."
             )
-        if isinstance(self.axis, bool) or not isinstance(self.axis, numbers.Integral):
-            raise TypeError(f"Simplex: `axis` must be an integer; got {self.axis!r}.")
 
-    def _bind(self, module, name):
-        from ._selection import select_parameters
-
-        self._check_params()
-        named = select_parameters(module, self.params, constraint_name=name)
+    def _check_selection(self, named, name):
         for pname, p in named:
             if not -p.dim() <= int(self.axis) < p.dim() or p.dim() == 0:
                 raise ValueError(
@@ -115,26 +115,23 @@ class Simplex(WeightConstraint):
                     f"{pname!r} of shape {tuple(p.shape)}; choose an axis in "
                     f"[-{max(p.dim(), 1)}, {max(p.dim() - 1, 0)}] or select other parameters."
                 )
-        return _BoundSimplex(name, self, named)
 
-    def _parts(self, tensors):
+    def _entries(self, tensors):
         neg = [torch.relu(-t).reshape(-1) for t in tensors]
         sums = [(t.sum(dim=int(self.axis)) - 1.0).reshape(-1) for t in tensors]
         return torch.cat(neg + sums)
 
-    def _value(self, tensors):
-        return self._parts(tensors).abs().sum()
+    def value(self, tensors):
+        """The total violation: negative mass plus the slices' distances to a sum of one."""
+        return self._entries(tensors).abs().sum()
 
-    def _defect(self, value):  # pragma: no cover - the bound constraint builds the vector
-        return value
+    def state(self, tensors):
+        """The strict violation is the vector of every entry's part."""
+        strict = self._entries(tensors)
+        return ConstraintState(strict.abs().sum(), strict, strict)
 
-    def _project_(self, tensors):
+    def project_(self, tensors):
+        """The Euclidean projection of every slice onto the simplex."""
         with torch.no_grad():
             for t in tensors:
                 t.copy_(project_simplex(t, int(self.axis)))
-
-
-class _BoundSimplex(_BoundWeightConstraint):
-    def evaluate(self, ctx=None):
-        defect = self.constraint._parts(self._params)
-        return ConstraintEval(defect.abs().sum(), defect, defect)

@@ -2,9 +2,12 @@
 
 import torch
 
-from ._base import WeightConstraint, check_level
+from ._base import ConstraintState, WeightConstraint, level_interval
 
-__all__ = ["L2Norm", "L1Norm", "NonNegativity"]
+__all__ = ["L1Norm", "L2Norm", "NonNegativity"]
+
+#: the ``params`` argument of every weight constraint (see ``select_parameters``)
+PARAMS_CONSTRAINT = [None, str, list, tuple, callable]
 
 
 def _sum_of(terms):
@@ -26,7 +29,8 @@ def _sq(t):
 _FOREACH_MIN = 4
 
 
-def _sum_sq(tensors):
+def sum_of_squares(tensors):
+    """The sum of squared entries of a list of tensors (a 0-d tensor)."""
     if len(tensors) >= _FOREACH_MIN:
         return torch.stack(torch._foreach_norm(tensors)).square().sum()
     return _sum_of([_sq(t) for t in tensors])
@@ -57,24 +61,24 @@ class L2Norm(WeightConstraint):
     >>> import torch
     >>> from sklearn_constrained.constraints import L2Norm
     >>> c = L2Norm(bound=4.0)
-    >>> float(c.value_of([torch.ones(2, 3)]))
+    >>> float(c.value([torch.ones(2, 3)]))
     6.0
     """
+
+    _parameter_constraints = {"bound": [level_interval()], "params": PARAMS_CONSTRAINT}
 
     def __init__(self, bound=1.0, params=None):
         self.bound = bound
         self.params = params
 
-    def _check_params(self):
-        check_level(self, "bound", self.bound)
+    def value(self, tensors):
+        """The sum of squared entries."""
+        return sum_of_squares(tensors)
 
-    def _value(self, tensors):
-        return _sum_sq(tensors)
-
-    def _project_(self, tensors):
-        # Euclidean projection onto the ball {sum ||t||^2 <= bound}: rescale.
+    def project_(self, tensors):
+        """Euclidean projection onto the ball ``sum ||t||^2 <= bound``: a rescaling."""
         with torch.no_grad():
-            sq = _sum_sq(tensors)
+            sq = sum_of_squares(tensors)
             scale = torch.sqrt(torch.clamp(self.bound / torch.clamp(sq, min=1e-30), max=1.0))
             torch._foreach_mul_(tensors, scale)
 
@@ -93,28 +97,30 @@ class L1Norm(WeightConstraint):
     --------
     >>> import torch
     >>> from sklearn_constrained.constraints import L1Norm
-    >>> float(L1Norm(bound=1.0).value_of([torch.tensor([[1.0, -2.0]])]))
+    >>> float(L1Norm(bound=1.0).value([torch.tensor([[1.0, -2.0]])]))
     3.0
     """
+
+    _parameter_constraints = {"bound": [level_interval()], "params": PARAMS_CONSTRAINT}
 
     def __init__(self, bound=1.0, params=None):
         self.bound = bound
         self.params = params
 
-    def _check_params(self):
-        check_level(self, "bound", self.bound)
-
-    def _value(self, tensors):
+    def value(self, tensors):
+        """The sum of absolute entries."""
         return _sum_abs(tensors)
 
-    def _project_(self, tensors):
-        # Euclidean projection onto the L1 ball (sort-based soft-threshold,
-        # Duchi et al. 2008) jointly over every selected tensor, without a
-        # host synchronisation (S-ADMM calls it after every step).
-        from ..optim._prox import _apply_joint_, project_l1_ball
+    def project_(self, tensors):
+        """Euclidean projection onto the L1 ball, jointly over every selected tensor.
+
+        Sort-based soft-thresholding (Duchi et al. 2008), without a host
+        synchronisation (S-ADMM calls it after every step).
+        """
+        from ..optim._prox import apply_jointly_, project_l1_ball
 
         with torch.no_grad():
-            _apply_joint_(tensors, lambda flat: project_l1_ball(flat, self.bound))
+            apply_jointly_(tensors, lambda flat: project_l1_ball(flat, self.bound))
 
 
 class NonNegativity(WeightConstraint):
@@ -132,20 +138,26 @@ class NonNegativity(WeightConstraint):
     --------
     >>> import torch
     >>> from sklearn_constrained.constraints import NonNegativity
-    >>> float(NonNegativity().value_of([torch.tensor([1.0, -0.5, -0.25])]))
+    >>> float(NonNegativity().value([torch.tensor([1.0, -0.5, -0.25])]))
     0.75
     """
+
+    _parameter_constraints = {"params": PARAMS_CONSTRAINT}
 
     def __init__(self, params=None):
         self.params = params
 
-    def _defect(self, value):
-        return value
-
-    def _value(self, tensors):
+    def value(self, tensors):
+        """The total negative mass."""
         return _sum_of([torch.relu(-t).sum() for t in tensors])
 
-    def _project_(self, tensors):
+    def state(self, tensors):
+        """The strict violation is the value itself (the level is 0)."""
+        value = self.value(tensors)
+        return ConstraintState(value, value, value)
+
+    def project_(self, tensors):
+        """Clamp every entry at 0."""
         with torch.no_grad():
             for t in tensors:
                 t.clamp_(min=0)

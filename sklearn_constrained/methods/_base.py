@@ -1,119 +1,122 @@
-"""The method abstraction shared by the estimators and :func:`optim.minimize`.
+"""The method abstraction shared by the estimators and :func:`~sklearn_constrained.optim.minimize`.
 
-A method object holds hyperparameters only (``get_params``/``set_params``);
-its fitted state (multipliers, penalties, dual optimizer state) lives in
-trailing-underscore attributes created by :meth:`ConstrainedMethod._setup` on
-a private clone, so the object a user passes is never mutated.
+A method object holds hyperparameters only (``get_params``/``set_params``,
+validated declaratively by ``_parameter_constraints``). Its fitted state
+(multipliers, penalties, dual optimizer) is created by :meth:`bind` on a
+private clone, so the object a user passes is never mutated. The training
+loop calls, per primal step::
 
-The training engine calls, per primal step::
-
-    evals = {name: bound.evaluate(ctx)}              # value, defect, proxy
-    loss = method._compute_loss(f, evals, update_duals=first_call)
+    states = {name: evaluator.evaluate(batch)}   # value, violation, strict_violation
+    method.observe(states)                       # once, at the first evaluation
+    loss = method.loss(objective, states)        # at every evaluation (L-BFGS: several)
     loss.backward()
-    method._after_backward(evals, update_duals=first_call)
+    method.after_backward()
     optimizer.step(...)
-    method._after_step()
+    method.after_step()
 
-and, once per epoch (outer iteration), ``method._epoch_end(defects)``. Every
-update happens in place on tensors that live on the training device: the hot
-path never synchronises with the host.
+and once per epoch (an outer iteration) ``method.epoch_end(states)``, then
+``method.should_stop()``. Every per-step update runs in place on tensors on
+the training device: the hot path never synchronises with the host. The
+guide page "Writing a constraint or a method" builds a new one in a few lines.
 """
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+
+from ..utils._params import ParamsMixin
+from ._multipliers import Multipliers
 
 __all__ = ["ConstrainedMethod"]
 
 
-class ConstrainedMethod(BaseEstimator):
+class ConstrainedMethod(ParamsMixin, BaseEstimator):
     """Base class of the constrained-training methods.
 
-    Subclasses override :meth:`_compute_loss` and whichever hooks they need.
+    Subclasses implement :meth:`loss` and whichever hooks they need.
+
+    Attributes
+    ----------
+    multipliers_ : Multipliers
+        After :meth:`bind`: the multipliers by constraint name.
     """
 
-    #: short name used in messages and the string shortcut
+    #: short name used in messages and by the string shortcut
     short_name = None
-    #: whether the method reinitialises the primal optimizer at each epoch
-    resets_optimizer_each_epoch = False
-    #: whether the method reads the weight constraints' per-step values
-    #: (``False``: the training loop evaluates only the data-dependent
-    #: constraints at each step; the weight ones are evaluated at epoch ends)
-    _needs_step_evals = True
+    #: whether the primal optimizer restarts at every epoch (SAL's subproblems)
+    resets_primal_optimizer = False
+    #: whether the method reads the weight constraints' states at every step
+    #: (``False``: the loop evaluates only the data-dependent constraints per
+    #: step, the weight ones at epoch ends)
+    needs_weight_states = True
 
-    # -- validation -----------------------------------------------------------
-    def _check_params(self):
-        """Raise ``ValueError`` naming a nonsensical hyperparameter."""
+    # -- lifecycle --------------------------------------------------------------
+    def bind(self, evaluators, *, device=None, dtype=torch.float32):
+        """Create the fitted state for the given constraint evaluators.
 
-    def _check_positive(self, name, value, *, strict=True, allow_zero=False):
-        from numbers import Real
+        Parameters
+        ----------
+        evaluators : dict of str to ConstraintEvaluator
+        device : torch.device, default=None
+            Where the multipliers live.
+        dtype : torch.dtype, default=torch.float32
 
-        if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-            raise ValueError(
-                f"{type(self).__name__}: `{name}` must be a finite number; got {value!r}."
-            )
-        if value < 0 or (value == 0 and strict and not allow_zero):
-            op = ">= 0" if allow_zero else "> 0"
-            raise ValueError(f"{type(self).__name__}: `{name}` must be {op}; got {value!r}.")
-
-    # -- lifecycle ------------------------------------------------------------
-    def _setup(self, bound_constraints, device=None, dtype=torch.float32):
-        """Create the fitted state for the given bound constraints."""
-        self._check_params()
-        self.constraint_names_ = list(bound_constraints)
-        self.bound_constraints_ = dict(bound_constraints)
-        self.kinds_ = {n: b.kind for n, b in bound_constraints.items()}
-        self.device_ = torch.device(device) if device is not None else None
+        Returns
+        -------
+        self
+        """
+        self.check_params()
+        self.evaluators_ = dict(evaluators)
+        self.kinds_ = {name: e.kind for name, e in evaluators.items()}
+        self.device_ = None if device is None else torch.device(device)
         self.dtype_ = dtype
-        self.multipliers_ = {}
+        self.multipliers_ = Multipliers(self.kinds_)
         return self
 
-    def _ensure_multipliers(self, defects):
-        # Created lazily from the first defect, so vector-valued constraints
-        # get one multiplier per entry; this branch runs once per fit.
-        for name, d in defects.items():
-            if name not in self.multipliers_:
-                self.multipliers_[name] = torch.zeros_like(d, dtype=d.dtype).detach()
+    def release(self):
+        """Drop the references to the constraint evaluators (and so to live parameters)."""
+        self.evaluators_ = {}
+        return self
 
-    def _is_inequality(self, name):
-        return self.kinds_[name] == "inequality"
+    # -- the primal step --------------------------------------------------------
+    def observe(self, states):
+        """Once per primal step, before :meth:`loss`, with the first evaluation's states."""
+        self.multipliers_.ensure(states)
 
-    # -- the step -------------------------------------------------------------
-    def _compute_loss(self, objective, evals, *, update_duals):  # pragma: no cover
+    def loss(self, objective, states):  # pragma: no cover - abstract
+        """The primal loss to minimise (called at every evaluation of a step)."""
         raise NotImplementedError
 
-    def _after_backward(self, evals, *, update_duals):
-        """Hook after ``loss.backward()`` (simultaneous dual updates)."""
+    def after_backward(self):
+        """After ``loss.backward()`` (e.g. a gradient added in closed form)."""
 
-    def _after_step(self):
-        """Hook after the primal optimizer's step (S-ADMM's split updates)."""
+    def after_step(self):
+        """After the primal optimizer's step (e.g. S-ADMM's split updates)."""
 
-    def _epoch_end(self, defects):
-        """Hook after each pass over the data, with the epoch's defects."""
+    # -- the outer iteration ----------------------------------------------------
+    def epoch_end(self, states):
+        """After each pass over the data, with the epoch's constraint states."""
 
-    def _finalize(self):
-        """Hook at the end of training (e.g. copy a feasible split variable)."""
-
-    def _should_stop(self):
-        """Whether the method's own stopping test passed at the last
-        ``_epoch_end`` (SAL's tolerances); the training loop then stops.
-        """
+    def should_stop(self):
+        """Whether the method's own stopping test passed at the last :meth:`epoch_end`."""
         return False
 
-    # -- reporting ------------------------------------------------------------
-    def _penalty_for_history(self):
-        """The method's penalty coefficient(s) for the history, or ``None``."""
+    def finalize(self):
+        """At the end of training (e.g. write a feasible split copy into the module)."""
+
+    # -- reporting --------------------------------------------------------------
+    def multipliers(self):
+        """``{name: ndarray}``: the multipliers (a host synchronisation)."""
+        return self.multipliers_.numpy()
+
+    def current_penalty(self):
+        """The method's penalty coefficient(s) now, for the history; ``None`` without one."""
         return None
 
-    def _multipliers_numpy(self):
-        return {
-            n: np.atleast_1d(m.detach().cpu().numpy().astype(np.float64))
-            for n, m in self.multipliers_.items()
-        }
+    # -- checkpointing ----------------------------------------------------------
+    def state_dict(self):
+        """Everything a resumed fit needs (tensors are clones)."""
+        return {"multipliers": self.multipliers_.state_dict()}
 
-    # -- checkpointing --------------------------------------------------------
-    def _get_state(self):
-        return {"multipliers": {n: m.detach().clone() for n, m in self.multipliers_.items()}}
-
-    def _set_state(self, state):
-        self.multipliers_ = {n: m.clone() for n, m in state["multipliers"].items()}
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (tensors on the training device)."""
+        self.multipliers_.load_state_dict(state["multipliers"])

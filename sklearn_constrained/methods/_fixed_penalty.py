@@ -3,9 +3,10 @@
 from numbers import Real
 
 import numpy as np
-import torch
+from sklearn.utils._param_validation import Interval
 
 from ._base import ConstrainedMethod
+from ._formulations import ExactPenalty
 
 __all__ = ["FixedPenalty"]
 
@@ -33,53 +34,51 @@ class FixedPenalty(ConstrainedMethod):
     """
 
     short_name = "fp"
+    _parameter_constraints = {"penalty": [Interval(Real, 0, None, closed="left"), dict]}
 
     def __init__(self, penalty=1.0):
         self.penalty = penalty
 
-    def _check_params(self):
-        values = self.penalty.values() if isinstance(self.penalty, dict) else [self.penalty]
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v < 0:
-                raise ValueError(
-                    f"FixedPenalty: `penalty` must be a finite number >= 0 or a dict of them "
-                    f"by constraint name; got {self.penalty!r}."
-                )
-
-    def _coef(self, name):
+    def _check_consistency(self):
         if isinstance(self.penalty, dict):
-            return float(self.penalty.get(name, 1.0))
-        return float(self.penalty)
+            for v in self.penalty.values():
+                if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v < 0:
+                    raise ValueError(
+                        "FixedPenalty: `penalty` must be a finite number >= 0 or a dict of them "
+                        f"by constraint name; got {self.penalty!r}."
+                    )
+        elif not np.isfinite(self.penalty):
+            raise ValueError(f"FixedPenalty: `penalty` must be finite; got {self.penalty!r}.")
 
-    def _setup(self, bound_constraints, device=None, dtype=torch.float32):
-        super()._setup(bound_constraints, device, dtype)
+    def bind(self, evaluators, *, device=None, dtype=None):
+        """Resolve one coefficient per constraint."""
+        super().bind(evaluators, device=device, dtype=dtype)
         if isinstance(self.penalty, dict):
-            unknown = set(self.penalty) - set(bound_constraints)
+            unknown = set(self.penalty) - set(evaluators)
             if unknown:
                 raise ValueError(
                     f"FixedPenalty: `penalty` names unknown constraints {sorted(unknown)}; "
-                    f"the constraints are {sorted(bound_constraints)}."
+                    f"the constraints are {sorted(evaluators)}."
                 )
-        self.coefs_ = {n: self._coef(n) for n in bound_constraints}
+            self.coefs_ = {n: float(self.penalty.get(n, 1.0)) for n in evaluators}
+        else:
+            self.coefs_ = {n: float(self.penalty) for n in evaluators}
+        self._formulation = ExactPenalty()
         return self
 
-    def _compute_loss(self, objective, evals, *, update_duals):
-        if update_duals:
-            self._ensure_multipliers({n: e.defect for n, e in evals.items()})
+    def loss(self, objective, states):
+        """The objective plus each coefficient times its constraint's violation."""
         loss = objective
-        for name, e in evals.items():
+        for name, state in states.items():
             c = self.coefs_[name]
-            if c == 0:
-                continue
-            v = torch.relu(e.proxy) if self._is_inequality(name) else e.proxy.abs()
-            loss = loss + c * v.sum()
+            if c:
+                loss = loss + self._formulation.term(c, state.violation, self.kinds_[name])
         return loss
 
-    def _multipliers_numpy(self):
-        return {
-            n: np.full(np.atleast_1d(m.detach().cpu().numpy()).shape, self.coefs_[n])
-            for n, m in self.multipliers_.items()
-        }
+    def multipliers(self):
+        """The fixed coefficients, shaped like each constraint's strict violation."""
+        return {n: np.full(m.numpy().shape, self.coefs_[n]) for n, m in self.multipliers_.items()}
 
-    def _penalty_for_history(self):
+    def current_penalty(self):
+        """The coefficients by constraint name."""
         return dict(self.coefs_)

@@ -2,46 +2,46 @@
 
 from numbers import Real
 
-import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import ConstrainedMethod
+from ._dual_optimizers import make_dual_optimizer, set_dual_gradients
+from ._formulations import AugmentedLagrangian, Lagrangian
 
 __all__ = ["GDA"]
-
-_DUAL_OPTIMIZERS = ("sgd", "pi", "nupi")
-_ORDERS = ("alternating", "simultaneous")
 
 
 class GDA(ConstrainedMethod):
     r"""Gradient descent-ascent on the Lagrangian (Ramirez et al., eqs. 8-10).
 
-    Every primal step first moves the multipliers along the constraint
-    defect measured on the current batch, then takes the primal step on
-    :math:`f + \lambda^\top g` with the updated multipliers (alternating
-    updates, the paper's default; ``order="simultaneous"`` uses the old
-    multipliers instead). Inequality multipliers are projected onto
-    :math:`\lambda \ge 0`. The multipliers live on the training device and are
-    updated in place, with no host synchronisation.
+    Every primal step first moves the multipliers along the constraints'
+    strict violations measured on the current batch, then takes the primal
+    step on :math:`f + \lambda^\top g` with the updated multipliers
+    (alternating updates, the paper's default; ``order="simultaneous"`` uses
+    the old multipliers instead). Inequality multipliers are projected onto
+    :math:`\lambda \ge 0`. The multipliers live on the training device and
+    are updated in place, with no host synchronisation.
+
+    Built from parts: the formulation (:class:`Lagrangian`, or
+    :class:`AugmentedLagrangian` with ``augmented=True``), the dual optimizer
+    (``torch.optim.SGD(maximize=True)`` or :class:`NuPI`) and the order.
 
     Parameters
     ----------
     dual_lr : float, default=0.01
-        The dual step size :math:`\eta_{dual}`, ``> 0``.
+        The dual step size :math:`\eta_{dual}`, ``> 0``. It has the units of
+        the multipliers over those of the constraint: the self-tuning
+        ``method="auto"`` needs none.
     dual_optimizer : {"sgd", "pi", "nupi"}, default="sgd"
         ``"sgd"``: projected gradient ascent. ``"pi"``: a PI controller on the
         multipliers (Sohrabi et al. 2024), which damps the oscillations of
         plain GDA; ``"nupi"``: nuPI, its generalisation with an exponential
-        average of the error controlled by ``nu``. Both start with a plain
-        SGD step and then store that first error as :math:`\xi_0 = e_0`.
+        average of the error controlled by ``nu`` (see :class:`NuPI`).
     kp : float, default=1.0
-        Proportional gain of ``"pi"``/``"nupi"`` (ignored by ``"sgd"``):
-        :math:`\lambda_{t+1} = [\lambda_t + \eta (e_t + k_p (\xi_t - \xi_{t-1}))]_+`
-        with :math:`\xi_t = \nu \xi_{t-1} + (1-\nu) e_t`, where :math:`e_t`
-        is the gradient of the (augmented) Lagrangian in the multiplier.
+        Proportional gain of ``"pi"``/``"nupi"`` (ignored by ``"sgd"``);
         ``kp=0`` is plain gradient ascent.
     nu : float, default=0.0
-        nuPI's averaging factor in ``[0, 1)`` (used by ``"nupi"`` only;
-        ``"pi"`` is nuPI with ``nu=0``).
+        nuPI's averaging factor in ``[0, 1)`` (``"nupi"`` only).
     augmented : bool, default=False
         Add the quadratic term of the Augmented Lagrangian (eq. 27 of
         Ramirez et al.), which convexifies the primal problem. The dual step
@@ -63,6 +63,15 @@ class GDA(ConstrainedMethod):
     """
 
     short_name = "gda"
+    _parameter_constraints = {
+        "dual_lr": [Interval(Real, 0, None, closed="neither")],
+        "dual_optimizer": [StrOptions({"sgd", "pi", "nupi"})],
+        "kp": [Interval(Real, 0, None, closed="left")],
+        "nu": [Interval(Real, 0, 1, closed="left")],
+        "augmented": ["boolean"],
+        "penalty": [Interval(Real, 0, None, closed="left")],
+        "order": [StrOptions({"alternating", "simultaneous"})],
+    }
 
     def __init__(
         self,
@@ -82,106 +91,77 @@ class GDA(ConstrainedMethod):
         self.penalty = penalty
         self.order = order
 
-    def _check_params(self):
-        self._check_positive("dual_lr", self.dual_lr)
-        self._check_positive("kp", self.kp, allow_zero=True)
-        self._check_positive("penalty", self.penalty, allow_zero=True)
-        if isinstance(self.nu, bool) or not isinstance(self.nu, Real) or not (0.0 <= self.nu < 1.0):
-            raise ValueError(f"GDA: `nu` must lie in [0, 1); got {self.nu!r}.")
-        if self.dual_optimizer not in _DUAL_OPTIMIZERS:
-            raise ValueError(
-                f"GDA: unknown `dual_optimizer`={self.dual_optimizer!r}; "
-                f"choose one of {', '.join(map(repr, _DUAL_OPTIMIZERS))}."
-            )
-        if self.order not in _ORDERS:
-            raise ValueError(
-                f"GDA: unknown `order`={self.order!r}; choose 'alternating' or 'simultaneous'."
-            )
-        if not isinstance(self.augmented, bool):
-            raise ValueError(f"GDA: `augmented` must be True or False; got {self.augmented!r}.")
-
-    def _setup(self, bound_constraints, device=None, dtype=torch.float32):
-        super()._setup(bound_constraints, device, dtype)
-        self.xi_ = {}  # PI / nuPI: the (averaged) error of the previous step
-        # Plain floats read once here, so the per-step code does no conversions.
-        self._c = float(self.penalty) if self.augmented else 0.0
-        self._lr = float(self.dual_lr)
-        self._kp = float(self.kp)
-        # "pi" is nuPI with nu = 0, whatever `nu` says.
-        self._nu = float(self.nu) if self.dual_optimizer == "nupi" else 0.0
-        self._ineq = {n: k == "inequality" for n, k in self.kinds_.items()}
+    def bind(self, evaluators, *, device=None, dtype=None):
+        """Create the multipliers' formulation; the dual optimizer follows the first step."""
+        super().bind(evaluators, device=device, dtype=dtype)
+        c = float(self.penalty) if self.augmented else 0.0
+        self.formulation_ = AugmentedLagrangian(c) if c > 0 else Lagrangian()
+        self.dual_optimizer_ = None
+        self._pending = None
         return self
 
-    # -- dual -----------------------------------------------------------------
-    def _dual_update(self, defects):
-        self._ensure_multipliers(defects)
-        c, lr, sgd = self._c, self._lr, self.dual_optimizer == "sgd"
-        for name, d in defects.items():
-            lam = self.multipliers_[name]
-            ineq = self._ineq[name]
-            # gradient of the (augmented) Lagrangian w.r.t. the multiplier:
-            # g for the Lagrangian; max(g, -lambda/c) for the augmented one
-            # (an equality's is h either way). With c = 0 the augmented
-            # Lagrangian is the Lagrangian: no division by zero.
-            grad = torch.maximum(d, lam / -c) if (ineq and c > 0) else d
-            if sgd:
-                lam.add_(grad, alpha=lr)
-            else:
-                xi_prev = self.xi_.get(name)
-                if xi_prev is None:
-                    # First step: plain gradient ascent (xi_{-1} = e_0, so the
-                    # proportional term vanishes), and the stored error is this
-                    # first error, xi_0 = e_0 -- not zero -- so the next
-                    # proportional term is kp * (xi_1 - e_0).
-                    self.xi_[name] = grad.detach().clone()
-                    lam.add_(grad, alpha=lr)
-                else:
-                    nu = self._nu
-                    xi = xi_prev * nu + grad * (1.0 - nu) if nu else grad
-                    lam.add_(grad + self._kp * (xi - xi_prev), alpha=lr)
-                    xi_prev.copy_(xi)
-            if ineq:
-                lam.clamp_(min=0)
+    def _make_dual_optimizer(self):
+        self.dual_optimizer_ = make_dual_optimizer(
+            self.dual_optimizer,
+            self.multipliers_.tensors(),
+            float(self.dual_lr),
+            kp=float(self.kp),
+            nu=float(self.nu),
+        )
 
-    # -- primal ---------------------------------------------------------------
-    def _lagrangian_terms(self, evals):
-        c = self._c
-        total = None
-        for name, e in evals.items():
-            lam, p = self.multipliers_[name], e.proxy
-            if c > 0 and self._ineq[name]:
-                # eq. 27 of Ramirez et al. in closed form:
-                # (max(0, lambda + c g)^2 - lambda^2) / 2c
-                term = (torch.relu(lam + c * p).square() - lam.square()) * (0.5 / c)
-            elif c > 0:
-                term = lam * p + (0.5 * c) * p.square()
-            else:
-                term = lam * p
-            if term.dim():
-                term = term.sum()
-            total = term if total is None else total + term
-        return total
+    def dual_step(self, states):
+        """One dual update from the strict violations of ``states``."""
+        if self.multipliers_.ensure(states) or self.dual_optimizer_ is None:
+            self._make_dual_optimizer()
+        f = self.formulation_
+        set_dual_gradients(
+            self.multipliers_,
+            {
+                n: f.dual_gradient(self.multipliers_[n].value, s.strict_violation, self.kinds_[n])
+                for n, s in states.items()
+            },
+        )
+        self.dual_optimizer_.step()
+        for m in self.multipliers_.values():
+            m.project_()
 
-    def _compute_loss(self, objective, evals, *, update_duals):
-        if update_duals and self.order == "alternating":
-            self._dual_update({n: e.defect.detach() for n, e in evals.items()})
-        elif len(self.multipliers_) < len(evals):
-            self._ensure_multipliers({n: e.defect.detach() for n, e in evals.items()})
-        terms = self._lagrangian_terms(evals)
-        return objective if terms is None else objective + terms
+    def observe(self, states):
+        """Alternating order: the dual step, before the primal loss."""
+        if self.order == "alternating":
+            self.dual_step(states)
+        else:
+            self.multipliers_.ensure(states)
+            self._pending = states
 
-    def _after_backward(self, evals, *, update_duals):
-        if update_duals and self.order == "simultaneous":
-            self._dual_update({n: e.defect.detach() for n, e in evals.items()})
+    def after_step(self):
+        """Simultaneous order: the dual step from the states the primal step saw."""
+        if self._pending is not None:
+            states, self._pending = self._pending, None
+            self.dual_step(states)
 
-    def _penalty_for_history(self):
-        return self._c if self.augmented else None
+    def loss(self, objective, states):
+        """The objective plus every constraint's (augmented) Lagrangian term."""
+        loss = objective
+        f = self.formulation_
+        for name, state in states.items():
+            lam = self.multipliers_[name].value
+            loss = loss + f.term(lam, state.violation, self.kinds_[name])
+        return loss
 
-    def _get_state(self):
-        state = super()._get_state()
-        state["xi"] = {n: x.clone() for n, x in self.xi_.items()}
+    def current_penalty(self):
+        """The augmented term's coefficient, or ``None`` for the plain Lagrangian."""
+        return float(self.penalty) if self.augmented else None
+
+    def state_dict(self):
+        """The multipliers and the dual optimizer's state."""
+        state = super().state_dict()
+        opt = self.dual_optimizer_
+        state["dual_optimizer"] = None if opt is None else opt.state_dict()
         return state
 
-    def _set_state(self, state):
-        super()._set_state(state)
-        self.xi_ = {n: x.clone() for n, x in state.get("xi", {}).items()}
+    def load_state_dict(self, state):
+        """Restore the multipliers and the dual optimizer (PI errors)."""
+        super().load_state_dict(state)
+        self._make_dual_optimizer()
+        if state.get("dual_optimizer") is not None:
+            self.dual_optimizer_.load_state_dict(state["dual_optimizer"])

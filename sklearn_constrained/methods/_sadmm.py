@@ -1,15 +1,15 @@
 """Stochastic ADMM with a split copy of the constrained parameters."""
 
+from numbers import Real
+
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import ConstrainedMethod
 
 __all__ = ["SADMM"]
 
-_PREDICT_WITH = ("split", "primal")
-
-
-#: constraints with more defect entries than this (e.g. Orthogonality on a
+#: constraints with more strict-violation entries than this (e.g. Orthogonality on a
 #: large network) keep their last multiplier estimate: the least-squares
 #: estimate would need a dense Jacobian with that many rows.
 _MAX_ESTIMATED_ENTRIES = 1024
@@ -56,7 +56,7 @@ class SADMM(ConstrainedMethod):
     (at a KKT point :math:`\nabla f = -\rho u = -\lambda \nabla g`), computed
     at each epoch end; 0 where the constraint's gradient vanishes (e.g.
     non-negativity at a feasible point). Constraints with more than 1,024
-    defect entries (e.g. ``Orthogonality`` on a large network) are not
+    strict-violation entries (e.g. ``Orthogonality`` on a large network) are not
     estimated and keep zeros. The full scaled duals are in ``duals_``.
 
     Parameters
@@ -86,22 +86,20 @@ class SADMM(ConstrainedMethod):
     """
 
     short_name = "sadmm"
-    _needs_step_evals = False
+    needs_weight_states = False
+    _parameter_constraints = {
+        "rho": [Interval(Real, 0, None, closed="neither")],
+        "predict_with": [StrOptions({"split", "primal"})],
+    }
 
     def __init__(self, rho=0.1, predict_with="split"):
         self.rho = rho
         self.predict_with = predict_with
 
-    def _check_params(self):
-        self._check_positive("rho", self.rho)
-        if self.predict_with not in _PREDICT_WITH:
-            raise ValueError(
-                f"SADMM: unknown `predict_with`={self.predict_with!r}; choose 'split' "
-                "(the feasible split copy) or 'primal'."
-            )
-
-    def _setup(self, bound_constraints, device=None, dtype=torch.float32):
-        super()._setup(bound_constraints, device, dtype)
+    def bind(self, evaluators, *, device=None, dtype=None):
+        """Create a projected split copy and a zero scaled dual per constraint."""
+        super().bind(evaluators, device=device, dtype=dtype)
+        bound_constraints = evaluators
         missing = [n for n, b in bound_constraints.items() if not b.has_projection]
         if missing:
             kinds = ", ".join(
@@ -127,7 +125,7 @@ class SADMM(ConstrainedMethod):
                 self.duals_[name] = u
                 self._anchor[name] = [t.clone() for t in z]  # z - u
                 # the multipliers' shapes (estimated at each epoch's end)
-                self.multipliers_[name] = torch.zeros_like(b.evaluate(None).defect.detach())
+                self.multipliers_.ensure({name: b.evaluate(None)})
         self._half_rho = 0.5 * float(self.rho)
         self._diffs = None
         return self
@@ -137,8 +135,9 @@ class SADMM(ConstrainedMethod):
     # rho (theta - z + u): it is added to the gradients in closed form after
     # the backward pass (one fused operation per constraint), and only its
     # value enters the loss, so the autograd graph is the objective's alone.
-    # S-ADMM never reads the constraints' per-step values (`_needs_step_evals`).
-    def _compute_loss(self, objective, evals, *, update_duals):
+    # S-ADMM never reads the constraints' per-step values (`needs_weight_states`).
+    def loss(self, objective, states):
+        """The objective plus the coupling term's value (its gradient is added in closed form)."""
         self._diffs = None
         if not self._params:
             return objective
@@ -152,49 +151,52 @@ class SADMM(ConstrainedMethod):
         self._diffs = diffs
         return objective + self._half_rho * pen
 
-    def _after_backward(self, evals, *, update_duals):
+    def after_backward(self):
+        """Add the coupling gradient ``rho (theta - z + u)`` to the parameters' gradients."""
         diffs, self._diffs = self._diffs, None
         if diffs is None:
             return
         rho = float(self.rho)
         with torch.no_grad():
-            for params, d in zip(self._params.values(), diffs):
+            for params, d in zip(self._params.values(), diffs, strict=True):
                 if any(p.grad is None for p in params):
                     for p in params:
                         if p.grad is None:
                             p.grad = torch.zeros_like(p)
                 torch._foreach_add_([p.grad for p in params], d, alpha=rho)
 
-    def _after_step(self):
+    def after_step(self):
+        """The split copies' projection and the scaled duals' update."""
         with torch.no_grad():
             for name, params in self._params.items():
                 zs, us, anchor = self.split_[name], self.duals_[name], self._anchor[name]
                 # z = proj(theta + u); u += theta - z; anchor = z - u
                 torch._foreach_copy_(zs, params)
                 torch._foreach_add_(zs, us)
-                self.bound_constraints_[name].project_(zs)
+                self.evaluators_[name].project_(zs)
                 torch._foreach_add_(us, params)
                 torch._foreach_sub_(us, zs)
                 torch._foreach_copy_(anchor, zs)
                 torch._foreach_sub_(anchor, us)
 
-    def _epoch_end(self, defects):
+    def epoch_end(self, states):
+        """Estimate the multipliers from the scaled duals."""
         self._estimate_multipliers()
 
     # -- multipliers ----------------------------------------------------------
     def _estimate_multipliers(self):
         """Least-squares multipliers of grad g(z)^T lambda = rho u (one sync per call)."""
         rho = float(self.rho)
-        for name, bound in self.bound_constraints_.items():
+        for name, bound in self.evaluators_.items():
             params = self._params[name]
             zs = self.split_[name]
             with torch.no_grad():
                 backup = [p.detach().clone() for p in params]
-                for p, z in zip(params, zs):
+                for p, z in zip(params, zs, strict=True):
                     p.copy_(z)
             try:
                 with torch.enable_grad():
-                    d = bound.evaluate(None).proxy.reshape(-1)
+                    d = bound.evaluate(None).violation.reshape(-1)
                     rows = []
                     m = d.numel()
                     if d.requires_grad and m <= _MAX_ESTIMATED_ENTRIES:
@@ -210,18 +212,16 @@ class SADMM(ConstrainedMethod):
                                     if g is not None
                                     else torch.zeros((m,) + p.shape, dtype=d.dtype, device=d.device)
                                 ).reshape(m, -1)
-                                for g, p in zip(grads, params)
+                                for g, p in zip(grads, params, strict=True)
                             ],
                             dim=1,
                         ).detach()
                         rows = list(J)
             finally:
                 with torch.no_grad():
-                    for p, b in zip(params, backup):
+                    for p, b in zip(params, backup, strict=True):
                         p.copy_(b)
-            if name not in self.multipliers_:
-                self.multipliers_[name] = torch.zeros_like(d.detach())
-            lam = self.multipliers_[name]
+            lam = self.multipliers_[name].value
             if not rows:
                 lam.zero_()
                 continue
@@ -240,8 +240,10 @@ class SADMM(ConstrainedMethod):
 
     # -- end of training ------------------------------------------------------
     def _feasible_point(self):
-        """The split copies, merged per parameter (Dykstra's projection of the
-        average onto the intersection when constraints share a parameter).
+        """The split copies, merged per parameter.
+
+        Dykstra's projection of the average onto the intersection when
+        constraints share a parameter.
         """
         cover = {}
         for name, params in self._params.items():
@@ -264,7 +266,7 @@ class SADMM(ConstrainedMethod):
             for name, params in self._params.items():
                 y = [x[id(p)] + incr[name][k] for k, p in enumerate(params)]
                 proj = [t.clone() for t in y]
-                self.bound_constraints_[name].project_(proj)
+                self.evaluators_[name].project_(proj)
                 for k, p in enumerate(params):
                     incr[name][k] = y[k] - proj[k]
                     change = max(change, float((proj[k] - x[id(p)]).abs().max()))
@@ -273,7 +275,8 @@ class SADMM(ConstrainedMethod):
                 break
         return x
 
-    def _finalize(self):
+    def finalize(self):
+        """Write the feasible split copy into the module (``predict_with="split"``)."""
         if not getattr(self, "_params", None):
             return
         self._estimate_multipliers()
@@ -285,20 +288,23 @@ class SADMM(ConstrainedMethod):
                     for p in params:
                         p.copy_(x[id(p)])
 
-    def _penalty_for_history(self):
+    def current_penalty(self):
+        """The ADMM penalty ``rho``."""
         return float(self.rho)
 
     # -- checkpointing --------------------------------------------------------
-    def _get_state(self):
-        state = super()._get_state()
+    def state_dict(self):
+        """The multipliers, the split copies, the scaled duals and their differences."""
+        state = super().state_dict()
         for key in ("split_", "duals_", "_anchor"):
             state[key] = {n: [t.clone() for t in ts] for n, ts in getattr(self, key).items()}
         return state
 
-    def _set_state(self, state):
-        super()._set_state(state)
+    def load_state_dict(self, state):
+        """Restore the split copies and duals in place."""
+        super().load_state_dict(state)
         for key in ("split_", "duals_", "_anchor"):
             cur = getattr(self, key)
             for n, ts in state[key].items():
-                for t, s in zip(cur[n], ts):
+                for t, s in zip(cur[n], ts, strict=True):
                     t.copy_(s)

@@ -7,10 +7,12 @@ import numpy as np
 import torch
 from scipy.optimize import OptimizeResult
 
-from .._engine import constrained_step
+from .._training._epoch import end_outer_iteration
+from .._training._step import constrained_step, evaluate_states
+from ..constraints._feasibility import judge
 from ..methods import resolve_method
 from ..utils._validation import resolve_optimizer
-from ._problem import _FunctionConstraint
+from ._problem import FunctionConstraint
 
 __all__ = ["minimize"]
 
@@ -42,16 +44,16 @@ def _as_variable(x0, dtype, device):
 def _as_constraints(constraints):
     if constraints is None:
         return []
-    if isinstance(constraints, _FunctionConstraint):
+    if isinstance(constraints, FunctionConstraint):
         constraints = [constraints]
     out = list(constraints)
     for i, c in enumerate(out):
-        if not isinstance(c, _FunctionConstraint):
+        if not isinstance(c, FunctionConstraint):
             raise TypeError(
                 f"minimize: constraints[{i}] must be sklearn_constrained.optim.Inequality or "
                 f"Equality, e.g. Inequality(lambda x: x.sum(), upper=1.0); got {c!r}."
             )
-        c._check_params()
+        c.check_params()
     return out
 
 
@@ -98,7 +100,7 @@ def minimize(
     fun,
     x0,
     constraints=(),
-    method="gda",
+    method="auto",
     optimizer="sgd",
     lr=None,
     max_iter=1000,
@@ -240,30 +242,27 @@ def minimize(
 
     cons = _as_constraints(constraints)
     method = resolve_method(method)
-    method._check_params()
+    method.check_params()
     opt_cls, lr, opt_kwargs, _ = resolve_optimizer(optimizer, lr)
     opt_kwargs = {**opt_kwargs, **(optimizer_params or {})}
-    is_lbfgs = opt_cls is torch.optim.LBFGS
+    is_lbfgs = issubclass(opt_cls, torch.optim.LBFGS)
     inner_steps = (
-        (1 if is_lbfgs else 100)
-        if inner_steps is None
-        else _check_int("inner_steps", inner_steps, 1)
+        (1 if is_lbfgs else 100) if inner_steps is None else _check_int("inner_steps", inner_steps, 1)
     )
 
     x = _as_variable(x0, dtype, torch.device(device) if device is not None else None)
     names = [f"c{i}" for i in range(len(cons))]
-    bound = {name: c._bind(x, name) for name, c in zip(names, cons)}
-    items = tuple(bound.items())
-    kinds = [b.kind for _, b in items]
+    constraints_by_name = dict(zip(names, cons, strict=True))
+    evaluators = {name: c.bind(x, name) for name, c in constraints_by_name.items()}
+    kinds = {n: e.kind for n, e in evaluators.items()}
     box = _as_bounds(bounds, x)
-    method._setup(bound, device=x.device, dtype=x.dtype)
+    method.bind(evaluators, device=x.device, dtype=x.dtype)
 
     def make_optimizer():
         return opt_cls([x], lr=lr, **opt_kwargs)
 
-    if box is None:
-        project = None
-    else:
+    project = None
+    if box is not None:
         lo, hi = box
 
         def project():
@@ -273,34 +272,10 @@ def minimize(
             project()
 
     def evaluate():
-        return fun(x), {name: b.evaluate() for name, b in items}
+        return fun(x), evaluate_states(evaluators)
 
     history = []
     status, stop_reason = None, None
-
-    def outer_end(step):
-        with torch.no_grad():
-            obj = fun(x)
-            evals = {name: b.evaluate() for name, b in items}
-        method._epoch_end({n: e.defect for n, e in evals.items()})
-        obj_f = float(obj)
-        mult = method._multipliers_numpy()
-        history.append(
-            {
-                "iteration": step,
-                "objective": obj_f,
-                "constraints": [_numpy(e.value) for e in evals.values()],
-                "multipliers": [mult.get(n) for n in names],
-                "penalty": method._penalty_for_history(),
-            }
-        )
-        finite = (
-            math.isfinite(obj_f)
-            and bool(torch.isfinite(x).all())
-            and all(np.all(np.isfinite(m)) for m in mult.values())
-        )
-        return finite
-
     fork = torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else [])
     with fork:
         if rs is not None:
@@ -308,9 +283,10 @@ def minimize(
         with torch.no_grad():
             f0 = fun(x)
         if not isinstance(f0, torch.Tensor) or f0.numel() != 1:
+            shape = "" if not isinstance(f0, torch.Tensor) else f" of shape {tuple(f0.shape)}"
             raise ValueError(
                 "minimize: `fun(x)` must return a scalar torch tensor (one element); got "
-                f"{type(f0).__name__}{'' if not isinstance(f0, torch.Tensor) else ' of shape ' + str(tuple(f0.shape))}."
+                f"{type(f0).__name__}{shape}."
             )
         opt = make_optimizer()
         nit = 0
@@ -322,7 +298,13 @@ def minimize(
             constrained_step(opt, evaluate, method, project)
             if nit % inner_steps and nit != max_iter:
                 continue
-            if not outer_end(nit):
+            # the outer iteration: the same epoch end as the estimators'
+            with torch.no_grad():
+                objective, states = fun(x), evaluate_states(evaluators)
+            record = end_outer_iteration(method, objective, objective, states, kinds)
+            record["iteration"] = nit
+            history.append(record)
+            if not _finite(record) or not bool(torch.isfinite(x).all()):
                 status, stop_reason = 2, "diverged: the objective, x or a multiplier is not finite"
                 break
             if callback is not None:
@@ -333,44 +315,60 @@ def minimize(
                 except StopIteration:
                     stop_reason = "stopped by the callback"
                     break
-            if method._should_stop():
+            if record["method_stop"]:
                 stop_reason = f"{type(method).__name__}'s stopping tolerances were met"
                 break
-            if method.resets_optimizer_each_epoch and not is_lbfgs:
+            if method.resets_primal_optimizer and not is_lbfgs:
                 opt = make_optimizer()
-        method._finalize()
-        with torch.no_grad():
-            fval = fun(x)
-            evals = {name: b.evaluate() for name, b in items}
+        method.finalize()
+    return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
+                   stop_reason, nit, history)
 
-    viols = []
-    for kind, (name, e) in zip(kinds, evals.items()):
-        d = e.defect.detach().double()
-        v = torch.relu(d) if kind == "inequality" else d.abs()
-        viols.append(float(v.max()) if v.numel() else 0.0)
-    maxcv = max(viols, default=0.0)
-    fval_f = float(fval)
-    finite = math.isfinite(fval_f) and bool(torch.isfinite(x).all())
-    success = finite and status != 2 and maxcv <= tol
+
+def _finite(record):
+    values = [record["objective"]]
+    for v in record["multipliers"].values():
+        values.extend(np.ravel(v))
+    return bool(np.all(np.isfinite(values)))
+
+
+def _result(fun, x, evaluators, constraints, kinds, method, box, tol, status, stop_reason, nit,
+            history):
+    """The ``OptimizeResult``: ``success`` only at a KKT point within tolerance."""
+    from ._kkt import kkt_verdict
+
+    with torch.no_grad():
+        fval = float(fun(x))
+        states = evaluate_states(evaluators)
+    names = list(evaluators)
+    multipliers = method.multipliers()
+    values = {n: float(np.max(_numpy(s.value))) for n, s in states.items()}
+    violations = {
+        n: float(np.max(_numpy(_violation(kinds[n], s.strict_violation)), initial=0.0))
+        for n, s in states.items()
+    }
+    verdict = judge(constraints, values, violations, tol)
+    finite = math.isfinite(fval) and bool(torch.isfinite(x).all())
+    kkt = kkt_verdict(fun, x, evaluators, multipliers, box, tol, feasibility=verdict)
+    success = finite and status != 2 and kkt["success"]
     if status is None:
         status = 0 if success else (3 if stop_reason else 1)
     if not finite:
         status = 2
-    if success:
-        message = f"feasible within tol={tol:g} after {nit} steps"
-    elif status == 2:
+    if status == 2:
         message = stop_reason or "diverged: the objective or x is not finite"
     else:
-        message = f"largest constraint violation {maxcv:.3g} exceeds tol={tol:g} after {nit} steps"
-    if stop_reason and status != 2:
-        message = f"{stop_reason}; {message}"
-    mult = method._multipliers_numpy()
+        message = kkt["message"] + f" after {nit} steps"
+        if stop_reason:
+            message = f"{stop_reason}; {message}"
     return OptimizeResult(
         x=x.detach().double().cpu().numpy().reshape(tuple(x.shape)),
-        fun=fval_f,
-        multipliers=[mult.get(n, np.zeros(1)) for n in names],
-        constraint_values=[_numpy(e.value) for e in evals.values()],
-        maxcv=maxcv,
+        fun=fval,
+        multipliers=[multipliers.get(n, np.zeros(1)) for n in names],
+        constraint_values=[_numpy(s.value) for s in states.values()],
+        constr_violation=kkt["constr_violation"],
+        maxcv=kkt["constr_violation"],
+        optimality=kkt["optimality"],
         success=bool(success),
         status=status,
         message=message,
@@ -379,3 +377,9 @@ def minimize(
         history=history,
         method=method,
     )
+
+
+def _violation(kind, strict):
+    from ..constraints._feasibility import violation_magnitude
+
+    return violation_magnitude(kind, strict.detach())

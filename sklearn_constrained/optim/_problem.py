@@ -3,18 +3,17 @@
 :class:`Inequality` and :class:`Equality` wrap user functions of the
 variable ``x``. They are :class:`~sklearn_constrained.constraints.Constraint`
 objects and bind into the same
-:class:`~sklearn_constrained.constraints.BoundConstraint` /
-:class:`~sklearn_constrained.constraints.ConstraintEval` protocol as the
-estimators' constraints, so the very same method objects (``GDA``, ``SAL``,
-``SADMM``, ``FixedPenalty``) run on them.
+:class:`~sklearn_constrained.constraints.ConstraintEvaluator` /
+:class:`~sklearn_constrained.constraints.ConstraintState` protocol as the
+estimators' constraints, so the very same method objects run on them.
 """
 
 import numpy as np
 import torch
 
-from ..constraints._base import BoundConstraint, Constraint, ConstraintEval
+from ..constraints._base import Constraint, ConstraintEvaluator, ConstraintState
 
-__all__ = ["Inequality", "Equality"]
+__all__ = ["Equality", "FunctionConstraint", "Inequality"]
 
 
 def _check_level(owner, name, value, *, allow_none=False):
@@ -49,15 +48,28 @@ def _check_callable(owner, name, fun, *, allow_none=False):
         )
 
 
-class _FunctionConstraint(Constraint):
+class FunctionConstraint(Constraint):
+    """Base of :class:`Inequality` and :class:`Equality`: a function of the variable."""
+
     requires_data = False
 
-    def _bind(self, x, name):
-        self._check_params()
-        return _BoundFunctionConstraint(name, self, x)
+    def levels(self):
+        """The levels as floats (scalars) or arrays."""
+        out = {}
+        for name in self.level_names:
+            value = getattr(self, name, None)
+            if value is not None:
+                arr = _check_level(self, name, value)
+                out[name] = float(arr) if arr.ndim == 0 else arr
+        return out
+
+    def bind(self, x, name):
+        """Bind to the variable ``x`` (a tensor that requires gradients)."""
+        self.check_params()
+        return FunctionEvaluator(name, self, x)
 
 
-class Inequality(_FunctionConstraint):
+class Inequality(FunctionConstraint):
     r"""The constraint ``fun(x) <= upper`` (and optionally ``fun(x) >= lower``).
 
     Parameters
@@ -75,24 +87,25 @@ class Inequality(_FunctionConstraint):
         ``None`` differentiates ``fun`` itself.
     lower : float or array-like, default=None
         An optional lower level: ``fun(x) >= lower``. With both levels the
-        defect has one entry per side (upper first).
+        strict violation has one entry per side (upper first).
     prox : callable, default=None
         ``prox(v) -> tensor``: the Euclidean projection of ``v`` (shaped like
         ``x``) onto ``{x : lower <= fun(x) <= upper}``; the closed-form step
-        S-ADMM needs (see :mod:`sklearn_constrained.optim`'s
-        ``project_*`` functions). Other methods ignore it.
+        S-ADMM needs (see :mod:`sklearn_constrained.optim`'s ``project_*``
+        functions). Other methods ignore it.
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_constrained.optim import Inequality
     >>> c = Inequality(lambda x: x.sum(), upper=1.0)
-    >>> e = c._bind(torch.tensor([0.5, 1.0]), "c0").evaluate()
-    >>> float(e.value), float(e.defect)
+    >>> s = c.bind(torch.tensor([0.5, 1.0]), "c0").evaluate()
+    >>> float(s.value), float(s.strict_violation)
     (1.5, 0.5)
     """
 
     kind = "inequality"
+    level_names = ("upper", "lower")
 
     def __init__(self, fun, upper=0.0, proxy=None, *, lower=None, prox=None):
         self.fun = fun
@@ -101,7 +114,8 @@ class Inequality(_FunctionConstraint):
         self.lower = lower
         self.prox = prox
 
-    def _check_params(self):
+    def check_params(self):
+        """Validate the functions and the levels."""
         _check_callable(self, "fun", self.fun)
         _check_callable(self, "proxy", self.proxy, allow_none=True)
         _check_callable(self, "prox", self.prox, allow_none=True)
@@ -111,9 +125,10 @@ class Inequality(_FunctionConstraint):
             raise ValueError("Inequality: give `upper` (fun(x) <= upper), `lower`, or both.")
         if up is not None and lo is not None and np.any(lo > up):
             raise ValueError(f"Inequality: `lower`={self.lower!r} exceeds `upper`={self.upper!r}.")
+        return self
 
 
-class Equality(_FunctionConstraint):
+class Equality(FunctionConstraint):
     r"""The constraint ``fun(x) == target``.
 
     Parameters
@@ -132,12 +147,13 @@ class Equality(_FunctionConstraint):
     --------
     >>> import torch
     >>> from sklearn_constrained.optim import Equality
-    >>> e = Equality(lambda x: x.sum(), target=1.0)._bind(torch.ones(3), "c0").evaluate()
-    >>> float(e.defect)
+    >>> s = Equality(lambda x: x.sum(), target=1.0).bind(torch.ones(3), "c0").evaluate()
+    >>> float(s.strict_violation)
     2.0
     """
 
     kind = "equality"
+    level_names = ("target",)
 
     def __init__(self, fun, target=0.0, proxy=None, *, prox=None):
         self.fun = fun
@@ -145,15 +161,17 @@ class Equality(_FunctionConstraint):
         self.proxy = proxy
         self.prox = prox
 
-    def _check_params(self):
+    def check_params(self):
+        """Validate the functions and the level."""
         _check_callable(self, "fun", self.fun)
         _check_callable(self, "proxy", self.proxy, allow_none=True)
         _check_callable(self, "prox", self.prox, allow_none=True)
         _check_level(self, "target", self.target)
+        return self
 
 
 def _as_level(arr, x):
-    """A float (scalar level: no tensor op needed) or a tensor on x's device."""
+    """A float (a scalar level: no tensor op needed) or a tensor on x's device."""
     if arr is None:
         return None
     if arr.ndim == 0:
@@ -161,7 +179,7 @@ def _as_level(arr, x):
     return torch.as_tensor(arr, dtype=x.dtype, device=x.device)
 
 
-class _BoundFunctionConstraint(BoundConstraint):
+class FunctionEvaluator(ConstraintEvaluator):
     """An :class:`Inequality`/:class:`Equality` bound to the variable ``x``."""
 
     def __init__(self, name, constraint, x):
@@ -174,15 +192,13 @@ class _BoundFunctionConstraint(BoundConstraint):
             self._upper = _as_level(_check_level(constraint, "target", constraint.target), x)
             self._lower = None
         else:
-            self._upper = _as_level(
-                _check_level(constraint, "upper", constraint.upper, allow_none=True), x
-            )
-            self._lower = _as_level(
-                _check_level(constraint, "lower", constraint.lower, allow_none=True), x
-            )
+            up = _check_level(constraint, "upper", constraint.upper, allow_none=True)
+            lo = _check_level(constraint, "lower", constraint.lower, allow_none=True)
+            self._upper, self._lower = _as_level(up, x), _as_level(lo, x)
 
     @property
     def parameters(self):
+        """The variable."""
         return [self._x]
 
     def _call(self, fun):
@@ -191,7 +207,7 @@ class _BoundFunctionConstraint(BoundConstraint):
             out = torch.as_tensor(out, dtype=self._x.dtype, device=self._x.device)
         return out
 
-    def _defect_of(self, v):
+    def _signed(self, v):
         up, lo = self._upper, self._lower
         if lo is None:
             return v - up
@@ -199,17 +215,27 @@ class _BoundFunctionConstraint(BoundConstraint):
             return lo - v
         return torch.cat([(v - up).reshape(-1), (lo - v).reshape(-1)])
 
-    def evaluate(self, ctx=None):
+    def evaluate(self, batch=None):
+        """The state at the current ``x``."""
         value = self._call(self._fun)
-        defect = self._defect_of(value)
-        proxy = defect if self._proxy is None else self._defect_of(self._call(self._proxy))
-        return ConstraintEval(value, defect, proxy)
+        strict = self._signed(value)
+        smooth = strict if self._proxy is None else self._signed(self._call(self._proxy))
+        return ConstraintState(value, smooth, strict)
 
-    def project_(self, tensors):
-        out = self._prox(tensors[0])
-        if out is not None and out is not tensors[0]:
-            tensors[0].copy_(out)
+    def strict_function(self):
+        """``x -> strict violation`` (differentiable where ``fun`` is), for the KKT test."""
+        return lambda x: self._signed_of(self._fun(x))
+
+    def _signed_of(self, v):
+        return self._signed(v if isinstance(v, torch.Tensor) else torch.as_tensor(v))
 
     @property
     def has_projection(self):
+        """Whether a ``prox`` was given."""
         return self._prox is not None
+
+    def project_(self, tensors):
+        """Apply ``prox`` to the variable's copy in place."""
+        out = self._prox(tensors[0])
+        if out is not None and out is not tensors[0]:
+            tensors[0].copy_(out)

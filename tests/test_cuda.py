@@ -1,40 +1,104 @@
-"""GPU-only tests: constrained training never synchronises the host with the device per step.
+"""Training steps never synchronise the host with a CUDA device (issue 16, "The GPU").
 
-Every training step after the first (which creates the multipliers and
-caches index tensors) runs under ``torch.cuda.set_sync_debug_mode("error")``,
-so any ``.item()``, ``float(t)``, ``bool(t)``, ``.cpu()``, host-to-device copy
-or other synchronising call in the hot path (the constraint evaluation, the
-method's primal and dual updates, the logging of the epoch sums) raises.
-The multipliers and the running counts of rate constraints must live on the
-device. A second check counts the synchronisations of whole fits: they must
-not grow with the number of steps per epoch.
+A skorch callback passed through the estimators' ``callbacks=`` parameter
+(run with the library's own) turns ``torch.cuda.set_sync_debug_mode("error")``
+on in ``on_batch_begin`` and back to ``"default"`` in ``on_batch_end`` for
+every training batch but the first (which may set up state once), so any
+``.item()``, ``float(t)``, ``bool(t)``, ``.cpu()``, blocking copy or
+``torch.linalg.svd`` inside a training step raises, while the per-epoch
+bookkeeping (history, feasibility, each method's epoch end) may
+synchronise. Covered: every method (``fp``, ``gda``, ``sal``, ``sadmm``,
+``auto``) with ``L1Norm`` + ``Orthogonality`` on a small CNN (S-ADMM
+projects onto ``Orthogonality(bound=0)`` by Newton-Schulz on CUDA), and a
+rate and a fairness constraint with every method that takes them. A second
+check counts the synchronisations of whole fits: they must not grow with
+the number of steps per epoch. A positive control shows the guard catches
+a synchronisation (``.item()``, the SVD).
 
-Skipped, with the reason, when ``torch.cuda.is_available()`` is False.
+The CUDA tests skip, with the reason, without a CUDA device. The same fits
+also run on the CPU with the sync-debug calls left out (a dry run of the
+code path, in CI): the callback must see every training batch of every fit.
 """
 
+import math
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 import sklearn_constrained as sc
-from sklearn_constrained._net import ConstrainedNet
 from sklearn_constrained.constraints import (
     DemographicParity,
     L1Norm,
-    L2Norm,
     Orthogonality,
     PredictionRate,
 )
+from sklearn_constrained.optim import project_orthogonal
 
-pytestmark = pytest.mark.skipif(
+needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(),
     reason="GPU-only test: torch.cuda.is_available() is False (no CUDA device on this machine)",
 )
 
+N, BATCH, EPOCHS = 256, 32, 2
+_SEEN = {}  # what each guard saw, by key (survives any copy of the callback by the estimator)
 
-def _images(n=512, seed=0):
+
+class StepSyncGuard(Callback):
+    """Sync debug mode "error" around every training step after the first ``skip``.
+
+    Parameters
+    ----------
+    key : str
+        Where the counts go in the module-level ``_SEEN`` registry.
+    sync_debug : bool, default=True
+        ``False`` skips the ``torch.cuda.set_sync_debug_mode`` calls (the CPU dry run).
+    skip : int, default=1
+        Training batches left unguarded at the start of each fit.
+    """
+
+    def __init__(self, key, sync_debug=True, skip=1):
+        self.key = key
+        self.sync_debug = sync_debug
+        self.skip = skip
+
+    def initialize(self):
+        _SEEN[self.key] = {"batches": 0, "guarded": 0, "open": False, "unfinished": 0}
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=None, **kwargs):
+        if not training:
+            return
+        seen = _SEEN.setdefault(self.key, {"batches": 0, "guarded": 0, "open": False})
+        seen["unfinished"] = (
+            seen.get("unfinished", 0) + seen["open"]
+        )  # the previous step raised before its end
+        seen["batches"] += 1
+        seen["open"] = seen["batches"] > self.skip
+        if seen["open"] and self.sync_debug:
+            torch.cuda.set_sync_debug_mode("error")
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if not training:
+            return
+        seen = _SEEN[self.key]
+        if seen["open"]:
+            if self.sync_debug:
+                torch.cuda.set_sync_debug_mode("default")
+            seen["guarded"] += 1
+            seen["open"] = False
+
+
+@pytest.fixture(autouse=True)
+def _sync_debug_off_after_each_test():
+    yield
+    if torch.cuda.is_available():
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def _images(n=N, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.standard_normal((n, 3, 16, 16)).astype(np.float32)
     y = rng.randint(0, 2, size=n)
@@ -42,101 +106,88 @@ def _images(n=512, seed=0):
     return X, y, groups
 
 
-@pytest.fixture
-def guarded_steps(monkeypatch):
-    """Run every training step but the first under sync debug mode "error"."""
-    seen = {"steps": 0, "guarded": 0, "method": None, "bound": None}
-    original = ConstrainedNet.train_step
-
-    def train_step(self, batch, **fit_params):
-        seen["steps"] += 1
-        seen["method"], seen["bound"] = self.method_, self.bound_constraints_
-        if seen["steps"] == 1:
-            return original(self, batch, **fit_params)
-        torch.cuda.synchronize()
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            out = original(self, batch, **fit_params)
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-        seen["guarded"] += 1
-        return out
-
-    monkeypatch.setattr(ConstrainedNet, "train_step", train_step)
-    return seen
-
-
-def _fit(constraints, method, groups=None, n=512, epochs=1, batch_size=64):
-    X, y, g = _images(n)
+def _fit(constraints, method, *, device, callbacks=None, groups=False, batch_size=BATCH):
+    X, y, g = _images()
     clf = sc.ConstrainedClassifier(
-        module=sc.models.ResNet13,
-        module_params={"base_width": 8},
+        module=sc.models.CNN,
+        module__channels=(8, 16),
+        module__hidden=32,
         constraints=constraints,
         method=method,
-        max_epochs=epochs,
+        max_epochs=EPOCHS,
         batch_size=batch_size,
-        device="cuda",
+        device=device,
         random_state=0,
+        callbacks=callbacks,
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if groups:
-            clf.fit(X, y, sensitive_features=g)
-        else:
-            clf.fit(X, y)
+        warnings.simplefilter("ignore")  # e.g. "not feasible" after 2 epochs
+        clf.fit(X, y, sensitive_features=g if groups else None)
     return clf
 
 
-def _check_on_device(seen, names):
-    assert seen["guarded"] == seen["steps"] - 1 >= 6
-    for name in names:
-        assert seen["method"].multipliers_[name].device.type == "cuda", name
+def _weights():
+    # L1 at about half of the CNN's initial sum |w| (350), every weight matrix and kernel
+    # orthogonal (the conv kernels as out x in*3*3)
+    return {"l1": L1Norm(bound=150.0), "orth": Orthogonality(bound=0.0)}
 
 
-@pytest.mark.parametrize("method", ["fp", "gda", "sal", "sadmm"])
-def test_norm_constraints_step_without_sync(method, guarded_steps):
-    cons = {"l1": L1Norm(bound=200.0), "l2": L2Norm(bound=20.0)}
-    clf = _fit(cons, method)
-    _check_on_device(guarded_steps, cons)
-    assert np.isfinite(clf.history_[-1]["objective"])
-
-
-@pytest.mark.parametrize(
-    "method",
-    [
-        "fp",
-        "gda",
-        "sal",
-        pytest.param(
-            "sadmm",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=RuntimeError,
-                reason="S-ADMM projects onto Orthogonality(bound=0) with torch.linalg.svd, which "
-                "synchronises on CUDA (documented by PyTorch); a sync-free polar factor "
-                "(Newton-Schulz) would remove it",
-            ),
-        ),
-    ],
-)
-def test_orthogonality_steps_without_sync(method, guarded_steps):
-    cons = {"orth": Orthogonality(params=["stem.0.weight", "fc.weight"])}
-    _fit(cons, method)
-    _check_on_device(guarded_steps, cons)
-
-
-@pytest.mark.parametrize("method", ["fp", "gda", "sal"])
-@pytest.mark.parametrize("kind", ["dp", "rate"])
-def test_rate_constraints_step_without_sync_and_keep_counts_on_device(kind, method, guarded_steps):
+def _rates(kind):
     if kind == "dp":
-        cons, groups = {"dp": DemographicParity(bound=0.05)}, True
-    else:
-        cons, groups = {"rate": PredictionRate(label=0, lower=0.7)}, False
-    _fit(cons, method, groups=groups)
-    _check_on_device(guarded_steps, cons)
-    bound = guarded_steps["bound"][kind]
-    for counts in (bound._num, bound._soft, bound._den):
-        assert counts is not None and counts.device.type == "cuda"
+        return {"dp": DemographicParity(bound=0.05)}, True
+    return {"rate": PredictionRate(label=0, lower=0.7)}, False
+
+
+CASES = [("weights", m) for m in ("fp", "gda", "sal", "sadmm", "auto")] + [
+    (kind, m) for kind in ("rate", "dp") for m in ("fp", "gda", "sal", "auto")
+]
+
+
+def _guarded_fit(case, method, key, device):
+    constraints, groups = (_weights(), False) if case == "weights" else _rates(case)
+    guard = StepSyncGuard(key, sync_debug=device == "cuda")
+    clf = _fit(constraints, method, device=device, callbacks=[guard], groups=groups)
+    seen = _SEEN[key]
+    steps_per_epoch = math.ceil(N / BATCH)
+    assert seen["batches"] == clf.n_iter_ * steps_per_epoch >= steps_per_epoch
+    assert seen["unfinished"] == 0 and not seen["open"]
+    assert seen["guarded"] == seen["batches"] - 1 >= steps_per_epoch - 1
+    assert np.isfinite(clf.history_[-1]["objective"])
+    assert set(clf.constraint_values_) == set(constraints)
+    return clf
+
+
+@needs_cuda
+@pytest.mark.parametrize("case,method", CASES)
+def test_training_steps_make_no_host_sync(case, method, request):
+    _guarded_fit(case, method, request.node.name, "cuda")
+
+
+@pytest.mark.parametrize("case,method", CASES)
+def test_dry_run_of_the_guarded_fits_on_the_cpu(case, method, request):
+    # the code path of the CUDA test with the sync-debug calls left out: the callback is run
+    # by the estimator at every training batch, and every method trains with it
+    _guarded_fit(case, method, request.node.name, "cpu")
+
+
+@needs_cuda
+def test_the_guard_catches_a_sync_and_newton_schulz_makes_none():
+    w = torch.randn(4, 16, 8, 3, 3, device="cuda", generator=torch.Generator("cuda").manual_seed(0))
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")  # no TF32 in the comparison below
+    try:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        with pytest.raises(RuntimeError, match="synchroniz"):
+            w.sum().item()
+        with pytest.raises(RuntimeError, match="synchroniz"):
+            project_orthogonal(w, method="svd", batched=True)
+        q = project_orthogonal(w, batched=True)  # "auto": Newton-Schulz on CUDA
+        torch.cuda.set_sync_debug_mode("default")
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    ref = project_orthogonal(w.cpu().double(), method="svd", batched=True)
+    torch.testing.assert_close(q.cpu().double(), ref, atol=2e-5, rtol=0)
 
 
 def _count_syncs(fn):
@@ -151,17 +202,19 @@ def _count_syncs(fn):
     return sum("synchronizing CUDA operation" in str(w.message) for w in caught)
 
 
+@needs_cuda
 @pytest.mark.parametrize(
-    "method,cons,groups",
-    [
-        ("gda", {"l1": L1Norm(bound=200.0)}, False),
-        ("gda", {"dp": DemographicParity(bound=0.05)}, True),
-        ("sal", {"l2": L2Norm(bound=20.0)}, False),
-    ],
+    "method,case",
+    [("gda", "weights"), ("sadmm", "weights"), ("gda", "dp"), ("auto", "rate")],
 )
-def test_syncs_per_fit_do_not_grow_with_the_steps(method, cons, groups):
-    # same data and epochs; 4 times as many steps per epoch with the smaller batch
-    few = _count_syncs(lambda: _fit(cons, method, groups=groups, epochs=2, batch_size=256))
-    many = _count_syncs(lambda: _fit(cons, method, groups=groups, epochs=2, batch_size=64))
-    # 2 -> 8 steps per epoch: a per-step sync would add at least 12
+def test_syncs_per_fit_do_not_grow_with_the_steps(method, case):
+    constraints, groups = (_weights(), False) if case == "weights" else _rates(case)
+    # the same data and epochs; 4 times as many steps per epoch with the smaller batch
+    few = _count_syncs(
+        lambda: _fit(constraints, method, device="cuda", groups=groups, batch_size=128)
+    )
+    many = _count_syncs(
+        lambda: _fit(constraints, method, device="cuda", groups=groups, batch_size=32)
+    )
+    # 2 -> 8 steps per epoch over 2 epochs: a per-step sync would add at least 12
     assert many - few <= 4, (few, many)

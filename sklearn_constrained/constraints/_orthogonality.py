@@ -52,7 +52,10 @@ class Orthogonality(WeightConstraint):
     holds the flattened matrices. The closed-form projection used by
     :class:`~sklearn_constrained.methods.SADMM` replaces each :math:`W` by its
     polar factor :math:`U V^\top` (from the thin SVD :math:`W = U S V^\top`),
-    the nearest matrix with orthonormal rows/columns in Frobenius norm.
+    the nearest matrix with orthonormal rows/columns in Frobenius norm:
+    computed by the SVD on the CPU and, on CUDA, by a Newton-Schulz
+    iteration that needs no host synchronisation (see
+    :func:`~sklearn_constrained.optim.project_orthogonal`).
 
     **As an inequality** (``bound > 0``) the constraint is on the scalar,
     with one multiplier: a soft orthogonality budget. Its feasible set is not
@@ -132,13 +135,16 @@ class Orthogonality(WeightConstraint):
                 "bound=0 (the polar factor) has one. Use method='gda', 'sal' or 'fp' for a "
                 "soft orthogonality budget, or bound=0 with method='sadmm'."
             )
+        # The polar factor of each layer, batched: the exact SVD on the CPU (one call per
+        # shape), a fixed number of Newton-Schulz steps (matrix products only, no host
+        # synchronisation, unlike torch.linalg.svd) on CUDA and other devices (one call
+        # per row count).
+        from ..optim._prox import _polar_factors
+
         with torch.no_grad():
-            for group in _group_by_shape(tensors):
-                W = torch.stack([_as_matrix(tensors[i]) for i in group])
-                U, _, Vh = torch.linalg.svd(W, full_matrices=False)
-                Q = U @ Vh
-                for j, i in enumerate(group):
-                    tensors[i].copy_(Q[j].reshape(tensors[i].shape))
+            polar = _polar_factors([_as_matrix(t) for t in tensors], method="auto")
+            for t, q in zip(tensors, polar, strict=True):
+                t.copy_(q.reshape(t.shape))
 
 
 def _group_by_shape(tensors):

@@ -199,7 +199,8 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
 
     def predict(self, X):
         """Predicted labels, taken from ``classes_``."""
-        return self.classes_[self._forward(X).argmax(dim=1).numpy()]
+        index = self._forward(X).argmax(dim=1).numpy()
+        return self.classes_[index]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

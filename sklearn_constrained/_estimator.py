@@ -93,23 +93,29 @@ class BaseConstrainedEstimator(BaseEstimator):
         self.dual_split = dual_split
         self.distributed = distributed
         self.warm_start = warm_start
-        for key, value in kwargs.items():
-            if not key.startswith("module__"):
-                raise TypeError(
-                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
-                    f"{key!r}; module constructor arguments are passed as module__<arg>."
-                )
-            setattr(self, key, value)
+        # module__<arg> parameters (skorch's convention); any other keyword is
+        # kept too, as scikit-learn requires, and rejected by fit
+        vars(self).update(kwargs)
 
     # -- parameters -------------------------------------------------------------
+    def _extra_params(self):
+        """The keyword arguments beyond the signature (``module__<arg>``, or mistakes)."""
+        names = set(self._get_param_names())
+        return {k: v for k, v in vars(self).items()
+                if k not in names and not k.startswith("_") and not k.endswith("_")}
+
     def get_params(self, deep=True):
         """The estimator's parameters, with the nested ``module__``/``method__``/``constraints__``."""
         params = super().get_params(deep=deep)
+        params.update(self._extra_params())
         params.update(nested_params(self, deep=deep))
         return params
 
     def set_params(self, **params):
         """Set parameters, nested ones included (the objects passed are never mutated)."""
+        extra = self._extra_params()
+        vars(self).update({k: v for k, v in params.items() if k in extra})
+        params = {k: v for k, v in params.items() if k not in extra}
         plain, constraints, method = set_nested_params(self, params)
         if plain:
             super().set_params(**plain)
@@ -145,6 +151,12 @@ class BaseConstrainedEstimator(BaseEstimator):
         self
         """
         self._validate_params()
+        unknown = sorted(k for k in self._extra_params() if not k.startswith("module__"))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected parameter(s) {unknown}; the keyword "
+                "arguments of the module's constructor are passed as module__<arg>."
+            )
         constraints = check_constraints(self.constraints)
         method = resolve_method(self.method)
         method.check_params()
@@ -409,7 +421,8 @@ class BaseConstrainedEstimator(BaseEstimator):
                              ensure_all_finite=True)
 
     def _forward(self, X):
-        return forward(self.module_, self._check_X(X))
+        X = self._check_X(X)
+        return forward(self.module_, X)
 
     def evaluate_constraints(self, X, y=None, sensitive_features=None):
         """Each constraint's true value on the given data.

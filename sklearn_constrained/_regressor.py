@@ -100,7 +100,8 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
 
     def predict(self, X):
         """Predicted targets, in the units of ``y``."""
-        out = self._forward(X).numpy() * self.y_scale_ + self.y_mean_
+        out = self._forward(X).numpy()
+        out = out * self.y_scale_ + self.y_mean_
         return out.ravel() if self.y_ndim_ == 1 else out
 
     def __sklearn_tags__(self):

@@ -139,10 +139,10 @@ class Orthogonality(WeightConstraint):
         # shape), a fixed number of Newton-Schulz steps (matrix products only, no host
         # synchronisation, unlike torch.linalg.svd) on CUDA and other devices (one call
         # per row count).
-        from ..optim._prox import _polar_factors
+        from ..optim._prox import polar_factors
 
         with torch.no_grad():
-            polar = _polar_factors([_as_matrix(t) for t in tensors], method="auto")
+            polar = polar_factors([_as_matrix(t) for t in tensors], method="auto")
             for t, q in zip(tensors, polar, strict=True):
                 t.copy_(q.reshape(t.shape))
 

@@ -11,6 +11,7 @@ The methods are built from parts: multipliers that project themselves
 
 from sklearn.base import clone
 
+from ._auto import Auto
 from ._base import ConstrainedMethod
 from ._dual_optimizers import NuPI, make_dual_optimizer, set_dual_gradients
 from ._fixed_penalty import FixedPenalty
@@ -21,10 +22,11 @@ from ._sadmm import SADMM
 from ._sal import SAL
 
 #: short names accepted by ``method=``
-METHODS = {"fp": FixedPenalty, "gda": GDA, "sal": SAL, "sadmm": SADMM}
+METHODS = {"auto": Auto, "fp": FixedPenalty, "gda": GDA, "sal": SAL, "sadmm": SADMM}
 
 __all__ = [
     "GDA",
+    "Auto",
     "METHODS",
     "SADMM",
     "SAL",

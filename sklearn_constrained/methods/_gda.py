@@ -101,6 +101,9 @@ class GDA(ConstrainedMethod):
         return self
 
     def _make_dual_optimizer(self):
+        if not self.multipliers_:
+            self.dual_optimizer_ = None
+            return
         self.dual_optimizer_ = make_dual_optimizer(
             self.dual_optimizer,
             self.multipliers_.tensors(),
@@ -111,6 +114,8 @@ class GDA(ConstrainedMethod):
 
     def dual_step(self, states):
         """One dual update from the strict violations of ``states``."""
+        if not states:
+            return
         if self.multipliers_.ensure(states) or self.dual_optimizer_ is None:
             self._make_dual_optimizer()
         f = self.formulation_
@@ -163,5 +168,5 @@ class GDA(ConstrainedMethod):
         """Restore the multipliers and the dual optimizer (PI errors)."""
         super().load_state_dict(state)
         self._make_dual_optimizer()
-        if state.get("dual_optimizer") is not None:
+        if state.get("dual_optimizer") is not None and self.dual_optimizer_ is not None:
             self.dual_optimizer_.load_state_dict(state["dual_optimizer"])

@@ -246,7 +246,7 @@ def project_orthogonal(x, *, method="auto", steps=None, batched=False):
     return q.to(x.dtype).reshape(x.shape)
 
 
-def _polar_factors(mats, *, method="auto", steps=None):
+def polar_factors(mats, *, method="auto", steps=None):
     """Polar factors of a list of matrices of any shapes, in few batched calls.
 
     The SVD (``method="svd"``, and ``"auto"`` on the CPU) batches matrices of

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_constrained.optim import project_orthogonal
-from sklearn_constrained.optim._prox import _FAST_QUINTIC, NEWTON_SCHULZ_STEPS, _polar_factors
+from sklearn_constrained.optim._prox import _FAST_QUINTIC, NEWTON_SCHULZ_STEPS, polar_factors
 
 TOL = {torch.float32: 2e-5, torch.float64: 1e-12}
 
@@ -264,7 +264,7 @@ def test_invalid_arguments_say_what_to_do():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_polar_factors_of_many_shapes_in_few_calls(dtype):
+def testpolar_factors_of_many_shapes_in_few_calls(dtype):
     # the layers of a small CNN as Orthogonality reads them: wide, tall, equal row counts
     # (padded together by Newton-Schulz), a vector-like row, a column
     shapes = [(8, 27), (8, 72), (16, 72), (72, 16), (16, 144), (4, 16), (1, 9), (9, 1)]
@@ -272,7 +272,7 @@ def test_polar_factors_of_many_shapes_in_few_calls(dtype):
     mats = [_well_conditioned(s, gen, scale=3.0**k).to(dtype) for k, s in enumerate(shapes)]
     for method in ("newton_schulz", "svd", "auto"):
         with _Calls() as calls:
-            got = _polar_factors(mats, method=method)
+            got = polar_factors(mats, method=method)
         assert [tuple(q.shape) for q in got] == shapes
         for w, q in zip(mats, got, strict=True):
             torch.testing.assert_close(
@@ -286,4 +286,4 @@ def test_polar_factors_of_many_shapes_in_few_calls(dtype):
             # (a row and a column) are divided by their norm
             per_call = NEWTON_SCHULZ_STEPS + NEWTON_SCHULZ_STEPS // 2
             assert calls.names.count("baddbmm") == 3 * per_call
-    assert _polar_factors([]) == []
+    assert polar_factors([]) == []

@@ -150,7 +150,7 @@ class SparsityCase:
 
         clf = sc.ConstrainedClassifier(
             module=sc.models.L0MLP,
-            module_params={"hidden_layer_sizes": self.hidden, "droprate_init": 0.2},
+            module__hidden_layer_sizes=self.hidden, module__droprate_init=0.2,
             constraints={"density": Density(upper=upper)},
             method=method,
             lr=0.01,

@@ -105,6 +105,8 @@ def capture(*, seed, net, guard, best, generator, opt_cls, cuda_devices, diverge
         "seed": int(seed),
         "module": None if diverged else snap.get("module"),
         "method": snap.get("method"),
+        # an outer-iteration log (SAL's) is not copied into every snapshot
+        "method_log": [dict(e) for e in getattr(net.method_, "log_", None) or []],
         "evaluators": snap.get("evaluators"),
         "optimizer": None if diverged else net.optimizer_.state_dict(),
         "optimizer_class": qualname(opt_cls),
@@ -126,10 +128,14 @@ def drop_if_returned(state, module):
     return state
 
 
-def restore(net, state, *, lr, opt_cls, device, best):
+def restore(net, state, *, lr, opt_cls, device, best, generator):
     """Continue a previous fit's training state in a freshly built net."""
+    if state.get("generator") is not None:
+        generator.set_state(state["generator"])
     if state.get("module") is not None:
         load_module_state(net.module_, state["module"])
+    if state.get("method_log") and hasattr(net.method_, "log_"):
+        net.method_.log_ = [dict(e) for e in state["method_log"]]
     if state.get("method") is not None:
         net.method_.load_state_dict(to_device(state["method"], device))
     for name, e in net.evaluators_.items():

@@ -179,7 +179,8 @@ class BaseConstrainedEstimator(BaseEstimator):
                 module, constraints, method, train, valid, dual, X_t, y_t, dtype, device,
                 opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world)
             if resume is not None:
-                _checkpoint.restore(net, state, lr=lr, opt_cls=opt_cls, device=device, best=best)
+                _checkpoint.restore(net, state, lr=lr, opt_cls=opt_cls, device=device, best=best,
+                                    generator=generator)
                 self._restore_rng(state, cuda)
             # CV_0 of the SAL paper belongs to the first fit
             initial = net.initial_record(X_t, y_t) if resume is None and net.evaluators_ else {}
@@ -481,8 +482,8 @@ class BaseConstrainedEstimator(BaseEstimator):
 
     def _encode_groups(self, sensitive_features, n):
         codes, labels = encode_groups(sensitive_features, n)
-        known = {str(v): i for i, v in enumerate(self.group_labels_ or [])} if \
-            self.group_labels_ is not None else {}
+        labels_fit = [] if self.group_labels_ is None else self.group_labels_
+        known = {str(v): i for i, v in enumerate(labels_fit)}
         unknown = sorted(set(map(str, labels)) - set(known))
         if unknown:
             raise ValueError(f"`sensitive_features` has groups unseen during fit: {unknown}.")

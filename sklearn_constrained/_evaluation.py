@@ -90,8 +90,8 @@ def evaluate_on(module, evaluators, X=None, y=None, groups=None, n_groups=0, tar
     """
     batch = None
     if any(e.requires_data for e in evaluators.values()):
-        device, _ = _module_place(module)
-        logits = torch.cat(predict_chunks(module, X, device)).to(device)
+        device, dtype = _module_place(module)
+        logits = torch.cat(predict_chunks(module, X, device, dtype=dtype))
 
         def put(t):
             return None if t is None else torch.as_tensor(t).to(device)

@@ -114,7 +114,7 @@ def test_estimator_sizes_image_models_from_flat_and_4d_input(digits):
         (X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)),
     ):
         clf = ConstrainedClassifier(
-            CNN, module_params={"channels": (4, 8), "hidden": 16}, max_epochs=2, random_state=0
+            CNN, module__channels=(4, 8), module__hidden=16, max_epochs=2, random_state=0
         ).fit(X_fit, y_train)
         assert clf.module_.image_shape == (1, 8, 8)
         assert clf.predict(X_eval).shape == (len(X_eval),)
@@ -122,7 +122,7 @@ def test_estimator_sizes_image_models_from_flat_and_4d_input(digits):
     # a 4-D input with several channels: the shape comes from X
     X4 = np.repeat(X_train.reshape(-1, 1, 8, 8), 3, axis=1)
     clf = ConstrainedClassifier(
-        VGG11, module_params={"base_width": 4}, max_epochs=1, random_state=0
+        VGG11, module__base_width=4, max_epochs=1, random_state=0
     ).fit(X4, y_train)
     assert clf.module_.image_shape == (3, 8, 8)
     assert clf.predict_proba(X4[:5]).shape == (5, 10)

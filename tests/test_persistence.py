@@ -45,7 +45,7 @@ def test_classifier_roundtrip_predicts_identically(data, tmp_path):
     clf = ConstrainedClassifier(
         constraints={"dp": DemographicParity(0.1), "l2": L2Norm(5.0)},
         method=GDA(dual_lr=0.3, dual_optimizer="pi", kp=2.0),
-        module_params={"hidden_layer_sizes": (8, 4)},
+        module__hidden_layer_sizes=(8, 4),
         max_epochs=4,
         batch_size=32,
         random_state=0,
@@ -197,7 +197,7 @@ class TinyNet(torch.nn.Module):
 def test_user_modules_need_the_caller_to_vouch_for_them(data, tmp_path):
     X, y, _ = data
     by_class = ConstrainedClassifier(
-        module=TinyNet, module_params={"width": 5}, max_epochs=2, random_state=0
+        module=TinyNet, module__width=5, max_epochs=2, random_state=0
     ).fit(X, y)
     path = tmp_path / "cls.pt"
     by_class.save(path)

@@ -345,11 +345,11 @@ def test_modules_that_do_not_fit_the_data(data):
     with pytest.raises(
         TypeError, match=r"`module` MLP could not be built with module_params=\{'width': 8\}"
     ):
-        _clf(module_params={"width": 8}).fit(X, y)
+        _clf(module__width=8).fit(X, y)
     with pytest.raises(
         ValueError, match=r"`module` MLP could not be built with module_params=.*negative dimension"
     ):
-        _clf(module_params={"hidden_layer_sizes": (-1,)}).fit(X, y)
+        _clf(module__hidden_layer_sizes=(-1,)).fit(X, y)
     with pytest.raises(TypeError, match=r"`module` Linear could not be built .*missing 2 required"):
         _clf(module=torch.nn.Linear).fit(X, y)
     with pytest.raises(
@@ -357,7 +357,7 @@ def test_modules_that_do_not_fit_the_data(data):
     ):
         _clf(module="mlp").fit(X, y)
     with pytest.raises(ValueError, match="`module_params` apply only when `module` is a class"):
-        _clf(module=torch.nn.Linear(3, 2), module_params={"bias": False}).fit(X, y)
+        _clf(module=torch.nn.Linear(3, 2), module__bias=False).fit(X, y)
 
 
 # ----------------------------------------------------------------------------
@@ -474,7 +474,7 @@ def test_a_level_met_earlier_keeps_the_last_iterate_and_says_so(data):
         max_epochs=6,
         batch_size=32,
         random_state=0,
-        module_params={"dropout": 0.2},
+        module__dropout=0.2,
     )
     with pytest.warns(
         ConvergenceWarning, match="Epoch 1 met the constraints .* the last iterate is returned"
@@ -492,7 +492,7 @@ def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
         max_epochs=6,
         batch_size=32,
         random_state=0,
-        module_params={"dropout": 0.2},
+        module__dropout=0.2,
     )
     with pytest.warns(ConvergenceWarning, match="feasible_ is False"):
         clf.fit(X, y)

@@ -52,7 +52,7 @@ def _make(name, max_epochs):
     return ConstrainedClassifier(
         batch_size=32,
         random_state=0,
-        module_params={"dropout": 0.2},
+        module__dropout=0.2,
         max_epochs=max_epochs,
         **CONFIGS[name],
     )
@@ -130,7 +130,7 @@ def test_regressor_resume_with_groups(data):
         method=GDA(dual_lr=0.2),
         batch_size=32,
         random_state=3,
-        module_params={"dropout": 0.1},
+        module__dropout=0.1,
     )
     full = ConstrainedRegressor(max_epochs=4, **kw).fit(X, y)
     part = ConstrainedRegressor(max_epochs=2, **kw).fit(X, y)

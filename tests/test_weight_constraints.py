@@ -335,7 +335,7 @@ def test_density_constraint_is_met_by_gda(digits):
     X_train, X_test, y_train, y_test = digits
     clf = ConstrainedClassifier(
         L0MLP,
-        module_params={"hidden_layer_sizes": (32,), "droprate_init": 0.5},
+        module__hidden_layer_sizes=(32,), module__droprate_init=0.5,
         constraints={"density": Density(upper=0.3)},
         method=GDA(dual_lr=0.3),
         max_epochs=20,
@@ -404,7 +404,7 @@ def test_orthogonality_budget_is_met_with_gda(digits):
     X, y = _small_cnn_data(digits)
     clf = ConstrainedClassifier(
         CNN,
-        module_params={"channels": (4, 8), "hidden": 16},
+        module__channels=(4, 8), module__hidden=16,
         constraints={"orth": Orthogonality(bound=1.0)},
         method=GDA(dual_lr=0.05),
         lr=0.01,
@@ -419,7 +419,7 @@ def test_orthogonality_is_exact_with_sadmm(digits):
     X, y = _small_cnn_data(digits, n=200)
     clf = ConstrainedClassifier(
         CNN,
-        module_params={"channels": (2, 4), "hidden": 8},
+        module__channels=(2, 4), module__hidden=8,
         constraints={"orth": Orthogonality()},
         method=SADMM(rho=1.0),
         max_epochs=2,

@@ -25,6 +25,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ..constraints._feasibility import judge, tolerance_scale
+from ..utils._candidates import find_best_candidate
 from ._data import predict_chunks
 from ._epoch import summarize
 from ._net import TrainingDiverged
@@ -167,7 +168,8 @@ class IterateCheck(Callback):
     def evaluate(self, net):
         """The selection entry of the current iterate."""
         device = torch.device(net.device)
-        logits = torch.cat(predict_chunks(net.module_, self.X, device))
+        dtype = next((p.dtype for p in net.module_.parameters()), torch.float32)
+        logits = torch.cat(predict_chunks(net.module_, self.X, device, dtype=dtype))
         with torch.no_grad():
             y = {k: v.to(device) for k, v in self.y.items()}
             objective = net.get_loss(logits, y, training=False).detach()
@@ -207,19 +209,6 @@ class IterateCheck(Callback):
             if "objective" in net.history[-1]:
                 self._check(net)  # the last iterate is always a candidate
         self.X = self.y = None  # the fitted estimator keeps no copy of the data
-
-
-def best_worst_rank(objectives, scores):
-    """The index whose worse rank (by objective, by violation) is the best.
-
-    Ties go to the lower violation, then the lower objective.
-    """
-    objectives, scores = np.asarray(objectives, float), np.asarray(scores, float)
-    rank_o = np.argsort(np.argsort(objectives, kind="stable"), kind="stable")
-    rank_s = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
-    worst = np.maximum(rank_o, rank_s)
-    order = np.lexsort((objectives, scores, worst))
-    return int(order[0])
 
 
 class BestIterate(Callback):
@@ -310,11 +299,13 @@ class BestIterate(Callback):
         elif self.best_feasible_ is not None:
             chosen, self.reason_ = self.best_feasible_, "the feasible epoch with the lowest objective"
         elif self.candidates_:
-            pick = best_worst_rank([c["objective"] for c in self.candidates_],
-                                   [c["score"] for c in self.candidates_])
-            chosen = self.candidates_[pick]
-            self.reason_ = ("no epoch met every level: the epoch with the best worse rank by "
-                            "objective and by violation")
+            choice = find_best_candidate(
+                [c["objective"] for c in self.candidates_],
+                np.array([[c["score"]] for c in self.candidates_]),
+                epochs=[c["snapshot"]["epoch"] for c in self.candidates_],
+            )
+            chosen = self.candidates_[choice.index]
+            self.reason_ = choice.reason
         else:
             chosen, self.reason_ = None, "the last epoch"
         epoch = last["epoch"]

@@ -47,7 +47,7 @@ class GapConstraint(RateConstraint):
     rates = ("selection",)
     _parameter_constraints = {
         "bound": [level_interval(1.0)],
-        "pos_label": ["no_validation"],
+        "pos_label": "no_validation",
         "surrogate": SURROGATE_CONSTRAINT,
     }
 

@@ -95,7 +95,7 @@ class PredictionRate(RateConstraint):
     level_names = ("lower", "upper")
     needs_positive_class = False
     _parameter_constraints = {
-        "label": ["no_validation"],
+        "label": "no_validation",
         "lower": [None, level_interval(1.0)],
         "upper": [None, level_interval(1.0)],
         "surrogate": SURROGATE_CONSTRAINT,
@@ -179,7 +179,7 @@ class TruePositiveRate(_LabelRate):
     level_names = ("lower",)
     _parameter_constraints = {
         "lower": [level_interval(1.0)],
-        "pos_label": ["no_validation"],
+        "pos_label": "no_validation",
         "surrogate": SURROGATE_CONSTRAINT,
     }
 
@@ -221,7 +221,7 @@ class FalsePositiveRate(_LabelRate):
     level_names = ("upper",)
     _parameter_constraints = {
         "upper": [level_interval(1.0)],
-        "pos_label": ["no_validation"],
+        "pos_label": "no_validation",
         "surrogate": SURROGATE_CONSTRAINT,
     }
 

@@ -10,7 +10,7 @@ class SizedModule(nn.Module):
 
     Passing the class (not an instance) as an estimator's ``module`` lets the
     estimator size it from the data through :meth:`from_data`; the
-    estimator's ``module_params`` supply the remaining keyword arguments.
+    estimator's ``module__<arg>`` parameters supply the remaining keyword arguments.
     """
 
     @classmethod

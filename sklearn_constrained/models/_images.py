@@ -50,7 +50,7 @@ def resolve_image_shape(n_features, image_shape=None, *, owner="model"):
         raise ValueError(
             f"{owner}: cannot infer the image shape of {n_features} input features (neither "
             "s*s nor 3*s*s). Pass 4-D input X of shape (n_samples, channels, height, width), "
-            "or module_params={'image_shape': (channels, height, width)}."
+            "or module__image_shape=(channels, height, width)."
         )
     shape = tuple(int(s) for s in image_shape)
     if len(shape) == 2:

@@ -110,8 +110,13 @@ def make_net(
     target_scale=1.0,
     rank=0,
     world=1,
+    extras=None,
 ):
-    """A :class:`ConstrainedNet` for ``module`` with the estimator's settings."""
+    """A :class:`ConstrainedNet` for ``module`` with the estimator's settings.
+
+    ``extras``: the per-sample group codes and weights of the training data,
+    sliced beside the target by the training iterator.
+    """
     return ConstrainedNet(
         module=module,
         criterion=criterion,
@@ -127,11 +132,13 @@ def make_net(
         iterator_train__device=device,
         iterator_train__rank=rank,
         iterator_train__world_size=world,
+        iterator_train__extras=extras,
         iterator_valid=TensorLoader,
         iterator_valid__device=device,
         callbacks=list(callbacks),
         n_groups=n_groups,
         target_scale=target_scale,
         distributed=world > 1,
+        classifier=is_classifier(estimator),
         **{f"optimizer__{k}": v for k, v in opt_extra.items()},
     )

@@ -303,7 +303,8 @@ class BaseConstrainedEstimator(BaseEstimator):
         net = make_net(self, module, criterion=self._criterion(), opt_cls=opt_cls, lr=lr,
                        opt_extra=opt_extra, batch_size=batch, device=device, generator=generator,
                        callbacks=callbacks, n_groups=n_groups, target_scale=self._target_scale(),
-                       rank=rank, world=world)
+                       rank=rank, world=world,
+                       extras={k: v for k, v in y_t.items() if k != "y"})
         net.initialize()
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -322,6 +323,16 @@ class BaseConstrainedEstimator(BaseEstimator):
             stream = HeldOutStream(X_d, y_d, batch_size=batch, device=device,
                                    generator=torch.Generator().manual_seed(seed + 1))
         net.set_problem(method, evaluators, stream)
+        if self.margin is not None and net.data_names_ and not (
+            self.warm_start and self.__sklearn_is_fitted__()
+        ):
+            sizes, means = net.populations(X_t, y_t)
+            new_sizes = sizes if valid is None else net.populations(*to_tensors(valid, dtype))[0]
+            net.set_margins(self.margin, sizes, new_sizes, means)
+        elif self.margin is not None and net.data_names_:
+            sizes = net.populations(X_t, y_t)[0]
+            new_sizes = sizes if valid is None else net.populations(*to_tensors(valid, dtype))[0]
+            net.set_margins(self.margin, sizes, new_sizes)  # the margins resume with the state
         if self.warm_start and self.__sklearn_is_fitted__():
             for record in self.history_:
                 net.history.append({k: v for k, v in record.items() if k != "selected"})
@@ -337,7 +348,7 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _train(self, net, guard, best, X_t, y_t, world):
         """Run the fit loop; after a divergence keep the last state with finite outputs."""
         try:
-            net.partial_fit(X_t, y_t)
+            net.partial_fit(X_t, y_t["y"])
         except TrainingDiverged as exc:
             for _, cb in net.callbacks_:
                 if isinstance(cb, Progress):

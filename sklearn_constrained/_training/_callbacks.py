@@ -178,7 +178,12 @@ class IterateCheck(Callback):
             states = evaluate_states(weight)
             for name, e in net.evaluators_.items():
                 if e.requires_data:
-                    states[name] = e.fresh().evaluate(batch)
+                    fresh = e.fresh()
+                    if self.data == "training":
+                        # on the training data, the level the fit is held to (tightened
+                        # by the margin, when there is one)
+                        fresh.set_margin(e.margin_)
+                    states[name] = fresh.evaluate(batch)
             record = summarize(objective, objective, states, net.kinds_)
         verdict = judge(self.constraints, record["constraints"], record["largest_violations"],
                         self.tol)

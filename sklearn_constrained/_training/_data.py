@@ -41,12 +41,15 @@ class TensorLoader:
     """Mini-batches by slicing tensors: no per-sample ``__getitem__`` or collate.
 
     Accepts a skorch ``Dataset`` whose ``X`` is an array, a tensor or a SciPy
-    sparse matrix and whose ``y`` is ``None``, an array/tensor or a dict of
-    them. On a CUDA device dense data are moved once, so batches never cross
-    the bus. Shuffling uses the given ``torch.Generator`` (CPU), so a seed
-    fixes the order. For data-parallel training every rank draws the same
-    permutation and takes its slice of each global batch of
-    ``world_size * batch_size``.
+    sparse matrix and whose ``y`` is ``None`` or an array/tensor; it yields
+    ``(X_batch, y_batch)`` as skorch expects. The per-sample ``extras``
+    (group codes, sample weights) are sliced with them, and the batch's
+    targets, ``{"y": y_batch, **extras}``, are kept as :attr:`current`
+    for the train step. On a CUDA device dense data are moved once, so
+    batches never cross the bus. Shuffling uses the given
+    ``torch.Generator`` (CPU), so a seed fixes the order. For data-parallel
+    training every rank draws the same permutation and takes its slice of
+    each global batch of ``world_size * batch_size``.
     """
 
     def __init__(
@@ -59,16 +62,14 @@ class TensorLoader:
         drop_last=False,
         rank=0,
         world_size=1,
+        extras=None,
     ):
         X, y = dataset.X, dataset.y
         self.device = torch.device(device)
         self.X = X if sp.issparse(X) else as_tensor(X).to(self.device)
-        if isinstance(y, dict):
-            self.y = {k: as_tensor(v).to(self.device) for k, v in y.items()}
-        elif y is not None:
-            self.y = as_tensor(y).to(self.device)
-        else:
-            self.y = None
+        self.y = None if y is None else as_tensor(y).to(self.device)
+        self.extras = {k: as_tensor(v).to(self.device) for k, v in (extras or {}).items()}
+        self.current = None
         self.n = X.shape[0]
         self.batch_size = self.n if batch_size in (-1, None) else int(batch_size)
         self.shuffle = shuffle
@@ -84,11 +85,9 @@ class TensorLoader:
 
     def _take(self, index):
         X = take_rows(self.X, index, self.device)
-        if self.y is None:
-            return X, None
-        if isinstance(self.y, dict):
-            return X, {k: v[index] for k, v in self.y.items()}
-        return X, self.y[index]
+        y = None if self.y is None else self.y[index]
+        self.current = {"y": y, **{k: v[index] for k, v in self.extras.items()}}
+        return X, y
 
     def _permutation(self):
         perm = torch.randperm(self.n, generator=self.generator)
@@ -111,7 +110,9 @@ class TensorLoader:
     def _iter_shard(self):
         bs, n, world, rank = self.batch_size, self.n, self.world_size, self.rank
         step = bs * world
-        perm = self._permutation() if self.shuffle else torch.arange(n, device=self.device)
+        perm = self._permutation() if self.shuffle else torch.arange(n)
+        if not sp.issparse(self.X):
+            perm = perm.to(self.device)
         for start in range(0, n, step):
             chunk = perm[start : start + step]
             m = len(chunk)

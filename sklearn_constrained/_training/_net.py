@@ -12,6 +12,7 @@ that) to guard against divergence, keep the best iterate, stop and report.
 
 import time
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -42,12 +43,40 @@ class ConstrainedNet(NeuralNet):
     """
 
     def __init__(
-        self, module, criterion, *args, n_groups=0, target_scale=1.0, distributed=False, **kw
+        self,
+        module,
+        criterion,
+        *args,
+        n_groups=0,
+        target_scale=1.0,
+        distributed=False,
+        classifier=False,
+        **kw,
     ):
         self.n_groups = n_groups
         self.target_scale = target_scale
         self.distributed = distributed
+        self.classifier = classifier
         super().__init__(module, criterion, *args, **kw)
+
+    def predict_proba(self, X):
+        """Class probabilities (classifiers) or raw outputs, as skorch's nets give them.
+
+        skorch's callbacks (``EpochScoring`` with a scikit-learn scorer) call
+        the net's ``predict``/``predict_proba``; the estimator's own methods
+        map outputs back to labels and target units.
+        """
+        out = super().predict_proba(X)
+        if not self.classifier:
+            return out
+        out = out - out.max(axis=1, keepdims=True)
+        np.exp(out, out=out)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Class indices (classifiers, as the encoded training target) or raw outputs."""
+        out = self.predict_proba(X)
+        return out.argmax(axis=1) if self.classifier else out
 
     def get_default_callbacks(self):
         # skorch's defaults (EpochTimer, PrintLog, train-loss scoring) read
@@ -74,7 +103,72 @@ class ConstrainedNet(NeuralNet):
             else {n: self.evaluators_[n] for n in self.data_names_}
         )
         self.sums_ = EpochSums(self.data_names_)
+        self.margin_policy_ = None
         return self
+
+    def populations(self, X, y):
+        """The effective populations ``(G, R)`` of every data-dependent constraint on ``(X, y)``.
+
+        With sample weights, Kish's effective size ``(sum w)^2 / sum w^2`` of
+        every cell; the populations do not depend on the predictions. Also
+        returns the current model's means ``(G, R)`` on these data.
+        """
+        from ._data import predict_chunks
+
+        device = torch.device(self.device)
+        dtype = next((p.dtype for p in self.module_.parameters()), torch.float32)
+        with torch.no_grad():
+            logits = torch.cat(predict_chunks(self.module_, X, device, dtype=dtype))
+            y = {k: v.to(device) for k, v in y.items()}
+            batch = self.batch_context(logits, y)
+            squared = None
+            if "sample_weight" in y:
+                squared = self.batch_context(logits, {**y, "sample_weight": y["sample_weight"] ** 2})
+            out, means = {}, {}
+            for name in self.data_names_:
+                e = self.evaluators_[name]
+                first = e.fresh()
+                first.evaluate(batch)
+                num, den = (t.double().cpu().numpy() for t in first.counts())
+                means[name] = num / np.maximum(den, 1e-12)
+                if squared is not None:
+                    second = e.fresh()
+                    second.evaluate(squared)
+                    den2 = second.counts()[1].double().cpu().numpy()
+                    den = np.where(den2 > 0, den**2 / np.maximum(den2, 1e-300), 0.0)
+                out[name] = den
+        return out, means
+
+    def set_margins(self, margin, sizes, new_sizes, means=None, confidence=0.95):
+        """Tighten the data-dependent levels: by ``margin`` (a float), or ``"auto"``.
+
+        With ``"auto"`` the margins follow the current rates at every epoch's
+        end (starting from ``means``, the initial model's), for data of the
+        sizes ``new_sizes`` (see ``margin`` of the estimators).
+        """
+        self.margin_policy_ = (margin, sizes, new_sizes, confidence)
+        for name in self.data_names_:
+            e = self.evaluators_[name]
+            if margin != "auto":
+                e.set_margin(float(margin))
+            elif means is not None:
+                e.set_margin(e.constraint.margin(means[name], sizes[name], new_sizes[name],
+                                                 confidence))
+        return self
+
+    def _update_margins(self):
+        policy = self.margin_policy_
+        if policy is None:
+            return None
+        margin, sizes, new_sizes, confidence = policy
+        out = {}
+        for name in self.data_names_:
+            e = self.evaluators_[name]
+            if margin == "auto" and e.counts() is not None:
+                e.set_margin(e.auto_margin(sizes[name], new_sizes[name], confidence))
+            m = e.margin_
+            out[name] = None if m is None else m.detach().double().cpu().numpy().tolist()
+        return out
 
     def release(self):
         """Drop the references to the fit's method, evaluators and held-out data."""
@@ -96,8 +190,19 @@ class ConstrainedNet(NeuralNet):
             )
         return BatchContext(y_pred, yi, None, 0, self.target_scale)
 
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator, remembered for training (its batches' ``extras``)."""
+        iterator = super().get_iterator(dataset, training=training)
+        if training:
+            self.train_iterator_ = iterator
+        return iterator
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The mean criterion over the batch, weighted by ``sample_weight`` when given."""
+        """The mean criterion over the batch, weighted by ``sample_weight`` when given.
+
+        ``y_true`` is the target, or a dict of targets with ``"y"`` and
+        optionally ``"sample_weight"``.
+        """
         weight = None
         if isinstance(y_true, dict):
             weight = y_true.get("sample_weight")
@@ -123,14 +228,18 @@ class ConstrainedNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         """One constrained primal-dual step on a batch."""
-        Xi, yi = batch
+        Xi, _ = batch
+        yi = self.train_iterator_.current
         if self.dual_stream_ is not None:
             self._observe_held_out()
         self._set_training(True)
         evaluators = self.step_evaluators_
 
+        first = {}
+
         def evaluate():
             y_pred = self.infer(Xi, **fit_params)
+            first.setdefault("y_pred", y_pred.detach())
             objective = self.get_loss(y_pred, yi, X=Xi, training=True)
             states = evaluate_states(evaluators, self.batch_context(y_pred, yi))
             if self.distributed and self.data_names_:
@@ -140,7 +249,8 @@ class ConstrainedNet(NeuralNet):
 
         out = constrained_step(self.optimizer_, evaluate, self.method_)
         self.sums_.add(out, len(Xi))
-        return {"loss": out["loss"], "y_pred": None}
+        # skorch's callbacks (EpochScoring's caching) read the batch's predictions
+        return {"loss": out["loss"], "y_pred": first["y_pred"]}
 
     # -- the epoch --------------------------------------------------------------
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
@@ -188,6 +298,9 @@ class ConstrainedNet(NeuralNet):
             allreduce_mean_(tensors)
         objective, loss, states = epoch_states(self.evaluators_, sums)
         record = end_outer_iteration(self.method_, objective, loss, states, self.kinds_)
+        margins = self._update_margins()
+        if margins is not None:
+            record["margins"] = margins
         record["duration"] = time.perf_counter() - self._epoch_start
         for key, value in record.items():
             self.history.record(key, value)

@@ -12,9 +12,10 @@ guide ("Mini-batches and running estimates") explains the memory.
 
 import copy
 
+import numpy as np
 import torch
 
-from ._base import Constraint, ConstraintEvaluator
+from ._base import Constraint, ConstraintEvaluator, ConstraintState
 
 __all__ = ["GroupMeanConstraint", "GroupMeanEvaluator", "MEMORY_BATCHES"]
 
@@ -39,6 +40,28 @@ class GroupMeanConstraint(Constraint):
     def class_index(self, classes, name):
         """The index in ``classes`` the constraint is about (``None``: none needed)."""
         return None
+
+    def margin(self, means, sizes, new_sizes, confidence):
+        """The sampling-error margin of each strict-violation entry (``margin="auto"``).
+
+        Parameters
+        ----------
+        means : ndarray of shape (G, R)
+            The current per-group means of the columns.
+        sizes, new_sizes : ndarray of shape (G, R)
+            The (effective) populations of the training data and of the data
+            the level must hold on.
+        confidence : float
+
+        Returns
+        -------
+        float or ndarray
+            Broadcast against the strict violation.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no sampling-error model for margin='auto'; pass a "
+            "float `margin` (in the units of its value) or margin=None."
+        )
 
     def check_estimator(self, classifier, name):
         """Raise when the constraint does not apply to this kind of estimator."""
@@ -95,6 +118,7 @@ class GroupMeanEvaluator(ConstraintEvaluator):
         self.class_index = None
         self.window = None
         self.external = False
+        self.margin_ = None
         self._counts = None
         self._cache = {}
 
@@ -208,7 +232,27 @@ class GroupMeanEvaluator(ConstraintEvaluator):
                 surrogate = weighted.sum(0, keepdim=True) * inv
             else:
                 surrogate = (member @ weighted) * inv
-        return self.constraint.finish(means[:, 0], run[:, 1] > 0, surrogate + missing, self.cached)
+        state = self.constraint.finish(means[:, 0], run[:, 1] > 0, surrogate + missing, self.cached)
+        m = self.margin_
+        if m is None:
+            return state
+        # a level tightened by the margin: every entry reads "g - level <= 0"
+        return ConstraintState(state.value, state.violation + m, state.strict_violation + m)
+
+    def set_margin(self, margin):
+        """Tighten the level(s) by ``margin`` (a float or one per entry; ``None``: none)."""
+        if margin is None:
+            self.margin_ = None
+            return self
+        like = self._counts if self._counts is not None else torch.zeros(())
+        self.margin_ = torch.as_tensor(margin, dtype=like.dtype).to(like.device).reshape(-1)
+        return self
+
+    def auto_margin(self, sizes, new_sizes, confidence=0.95):
+        """The constraint's margin from the current running means (one host sync)."""
+        num, den = (t.detach().double().cpu().numpy() for t in self.counts())
+        means = num / np.maximum(den, 1e-12)
+        return self.constraint.margin(means, sizes, new_sizes, confidence)
 
     def counts(self):
         """The running ``(true sum, population)`` per group and column, as tensors.
@@ -226,14 +270,21 @@ class GroupMeanEvaluator(ConstraintEvaluator):
         other._counts = None
         other.external = False
         other.window = None
+        other.margin_ = None
         return other
 
     # -- checkpointing ----------------------------------------------------------
     def state_dict(self):
         """The running sums (``None`` before the first batch)."""
-        return {"counts": None if self._counts is None else self._counts.clone()}
+        return {
+            "counts": None if self._counts is None else self._counts.clone(),
+            "margin": None if self.margin_ is None else self.margin_.clone(),
+        }
 
     def load_state_dict(self, state):
-        """Restore the running sums."""
-        counts = (state or {}).get("counts")
+        """Restore the running sums (and the margin)."""
+        state = state or {}
+        counts = state.get("counts")
         self._counts = None if counts is None else counts.clone()
+        margin = state.get("margin")
+        self.margin_ = None if margin is None else margin.clone()

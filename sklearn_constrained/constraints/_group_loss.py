@@ -1,7 +1,9 @@
 """Bounded group loss (Agarwal et al. 2019): every group's mean loss within a level."""
 
+import numpy as np
 import torch
 
+from ..utils._stats import group_loss_margin
 from ._base import ConstraintState, level_interval
 from ._counts import GroupMeanConstraint
 
@@ -43,7 +45,11 @@ class BoundedGroupLoss(GroupMeanConstraint):
         self.bound = bound
 
     def columns(self, batch, class_index):
-        """One column: each sample's loss (the same tensor for the true and surrogate means)."""
+        """Each sample's loss, and its square (for the groups' variances).
+
+        The loss column is the same tensor for the true and surrogate means;
+        the square has no gradient.
+        """
         if batch.y is None:
             raise ValueError("BoundedGroupLoss involves the labels: pass `y`.")
         y_pred, y = batch.y_pred, batch.y
@@ -52,11 +58,24 @@ class BoundedGroupLoss(GroupMeanConstraint):
         else:
             diff = (y_pred - y.reshape(y_pred.shape).to(y_pred.dtype)) * float(batch.target_scale)
             loss = diff.pow(2).reshape(diff.shape[0], -1).mean(1)
-        return loss.detach()[:, None], loss[:, None], None
+        square = loss.detach().square()
+        return torch.stack([loss.detach(), square], 1), torch.stack([loss, square], 1), None
+
+    def margin(self, means, sizes, new_sizes, confidence):
+        """Per-group margins from the groups' loss variances."""
+        n = sizes[:, 0]
+        variances = np.maximum(means[:, 1] - means[:, 0] ** 2, 0.0) * n / np.maximum(n - 1, 1)
+        keep = n >= 2
+        out = np.zeros(len(n))
+        if keep.any():
+            out[keep] = group_loss_margin(variances[keep], n[keep], new_sizes=new_sizes[keep, 0],
+                                          confidence=confidence)
+        return out
 
     def finish(self, means, seen, surrogate_means, cache):
         """One entry per group: its mean loss minus the bound (``-bound`` when unseen)."""
         bound = float(self.bound)
+        means, seen, surrogate_means = means[:, :1], seen[:, :1], surrogate_means[:, :1]
         filler = torch.full_like(means, -bound)
         strict = torch.where(seen, means - bound, filler).reshape(-1)
         smooth = torch.where(seen, surrogate_means - bound, filler.to(surrogate_means.dtype))

@@ -9,6 +9,7 @@ fairness guide compares this with fairlearn's ``difference_bound``.
 
 import torch
 
+from ..utils._stats import gap_margin
 from ._base import ConstraintState, level_interval
 from ._rate import SURROGATE_CONSTRAINT, RateConstraint, _labels
 from ._surrogates import surrogate_indicator
@@ -84,6 +85,18 @@ class GapConstraint(RateConstraint):
             softs.append(soft)
             pops.append(pop)
         return torch.stack(hards, 1), torch.stack(softs, 1), torch.stack(pops, 1)
+
+    def margin(self, means, sizes, new_sizes, confidence):
+        """One margin for every pair (:func:`~sklearn_constrained.utils._stats.gap_margin`).
+
+        Groups with an empty population in a column (no positives, say) do
+        not take part in that column's gaps, so they are left out.
+        """
+        keep = (sizes > 0).all(axis=1)
+        if keep.sum() < 2:
+            return 0.0
+        return gap_margin(means[keep], sizes[keep], new_sizes=new_sizes[keep],
+                          confidence=confidence)
 
     def finish(self, means, seen, surrogate_means, cache):
         """Pairwise ``r_g - r_h - bound`` for every rate column; the value is the largest gap."""

@@ -5,9 +5,11 @@ Proxy constraints (Cotter et al. 2019): the multipliers follow the true rate
 :func:`~sklearn_constrained.constraints.surrogate_indicator`).
 """
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import StrOptions
 
+from ..utils._stats import rate_margin
 from ._base import ConstraintState, level_interval
 from ._counts import GroupMeanConstraint
 from ._surrogates import SURROGATES, surrogate_indicator
@@ -125,6 +127,13 @@ class PredictionRate(RateConstraint):
         hard, soft = surrogate_indicator(batch.y_pred, k, self.surrogate)
         return hard[:, None], soft[:, None], None
 
+    def margin(self, means, sizes, new_sizes, confidence):
+        """One margin per side (:func:`~sklearn_constrained.utils._stats.rate_margin`)."""
+        r, n, m = means[0, 0], sizes[0, 0], new_sizes[0, 0]
+        sides = [s for s, v in (("lower", self.lower), ("upper", self.upper)) if v is not None]
+        return np.array([rate_margin(r, n, new_sizes=m, side=side, confidence=confidence)
+                         for side in sides])
+
     def finish(self, means, seen, surrogate_means, cache):
         """One entry per side: ``lower - r`` and ``r - upper``."""
         r, p = means[0, 0], surrogate_means[0, 0]
@@ -143,6 +152,12 @@ class _LabelRate(RateConstraint):
 
     requires_labels = True
     negatives = False
+
+    def margin(self, means, sizes, new_sizes, confidence):
+        """The rate's margin on its one side."""
+        side = "upper" if self.negatives else "lower"
+        return rate_margin(means[0, 0], sizes[0, 0], new_sizes=new_sizes[0, 0], side=side,
+                           confidence=confidence)
 
     def columns(self, batch, class_index):
         """One column: predicted positive, among the positives (or negatives)."""

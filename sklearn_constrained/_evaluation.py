@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .constraints import BatchContext
-from .constraints._feasibility import judge, largest_violation
 from ._training._data import predict_chunks
 from ._training._step import evaluate_states
+from .constraints import BatchContext
+from .constraints._feasibility import judge, largest_violation
 
 __all__ = ["ConstraintValues", "bind_constraints", "evaluate_on", "forward"]
 
@@ -56,6 +56,10 @@ class ConstraintValues:
     values, violations : dict of str to float
     entries : dict of str to int
         The number of entries of each strict violation.
+    slacks : dict of str to float
+        How far inside its level(s) each constraint is: minus its largest
+        strict-violation entry (minus the largest magnitude for an equality);
+        negative when violated.
     evaluators : dict of str to ConstraintEvaluator
         The evaluators that saw the data: a data-dependent one's ``counts()``
         are the exact per-group counts behind its rates.
@@ -64,6 +68,7 @@ class ConstraintValues:
     values: dict
     violations: dict
     entries: dict
+    slacks: dict
     evaluators: dict
 
     def judge(self, constraints, tol):
@@ -107,9 +112,14 @@ def evaluate_on(module, evaluators, X=None, y=None, groups=None, n_groups=0, tar
             summary.append(value.detach().double().reshape(1))
             summary.append(largest_violation(evaluators[name].kind, s.strict_violation)
                            .double().reshape(1))
+            strict = s.strict_violation.detach().double().reshape(-1)
+            if evaluators[name].kind == "equality":
+                strict = strict.abs()
+            summary.append(strict.max().reshape(1) if strict.numel() else strict.new_zeros(1))
         flat = torch.cat(summary).cpu().tolist() if summary else []
     names = list(states)
-    values = {n: flat[2 * i] for i, n in enumerate(names)}
-    violations = {n: flat[2 * i + 1] for i, n in enumerate(names)}
+    values = {n: flat[3 * i] for i, n in enumerate(names)}
+    violations = {n: flat[3 * i + 1] for i, n in enumerate(names)}
+    slacks = {n: -flat[3 * i + 2] for i, n in enumerate(names)}
     entries = {n: int(s.strict_violation.numel()) for n, s in states.items()}
-    return ConstraintValues(values, violations, entries, {n: fresh[n] for n in names})
+    return ConstraintValues(values, violations, entries, slacks, {n: fresh[n] for n in names})

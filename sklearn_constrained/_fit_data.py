@@ -89,7 +89,7 @@ def split_off(data, fraction, seed, *, classifier, group_labels=None, param="val
         counts = np.bincount(data.groups)
         for code, size in enumerate(counts):
             if size and (round(size * fraction) < 1 or size - round(size * fraction) < 1):
-                label = code if group_labels is None else group_labels[code]
+                label = code if group_labels is None else str(group_labels[code])
                 raise ValueError(
                     f"`{param}`={fraction!r}: the sensitive group {label!r} has {size} sample(s), "
                     "too few to place at least one in the training part and one in the held-out "

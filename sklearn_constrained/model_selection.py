@@ -20,7 +20,7 @@ class NoFeasibleCandidateWarning(UserWarning):
     """No candidate satisfies its constraints on the held-out folds."""
 
 
-def best_feasible(score="score", constraints=None, *, tol=0.0, fallback="least_violation"):
+def best_feasible(score="score", constraints=None, *, tol=1e-3, fallback="least_violation"):
     """A ``refit`` callable for ``GridSearchCV``: the best feasible candidate.
 
     Among the candidates whose mean held-out violation of every constraint
@@ -37,9 +37,11 @@ def best_feasible(score="score", constraints=None, *, tol=0.0, fallback="least_v
         :func:`~sklearn_constrained.metrics.make_constraint_scorer`, which
         report a violation negated: ``0`` when satisfied). ``None`` uses
         every metric of ``scoring`` other than ``score``.
-    tol : float, default=0.0
+    tol : float, default=1e-3
         A candidate is feasible when its mean held-out violation of each
-        constraint is at most ``tol``.
+        constraint is at most ``tol``. The constraint scorers report
+        violations relative to ``max(1, |level|)``, so this is the
+        estimators' own rule (their ``tol``, relative to the level).
     fallback : {"least_violation", "best_score", "raise"}, default="least_violation"
         What to do when no candidate is feasible: take the one with the
         smallest total mean violation (ties broken by score), the best score
@@ -97,6 +99,19 @@ def best_feasible(score="score", constraints=None, *, tol=0.0, fallback="least_v
         if missing:
             raise ValueError(
                 f"best_feasible: no constraint scorer(s) {missing} in the search results."
+            )
+        failed = [n for n in names
+                  if np.all(np.isnan(np.asarray(cv_results[f"mean_test_{n}"], dtype=float)))]
+        if failed:
+            raise ValueError(
+                f"best_feasible: the constraint scorer(s) {failed} returned NaN for every "
+                "candidate: they failed on every fold, so no candidate can be judged. The usual "
+                "causes: a constraint name that is not a key of the estimator's `constraints` "
+                "(make_constraint_scorer('<name>') must use one of them), or a group constraint "
+                "without `sensitive_features` (enable metadata routing with "
+                "sklearn.set_config(enable_metadata_routing=True), call "
+                "clf.set_fit_request(sensitive_features=True) and pass sensitive_features=... "
+                "to the search's fit). Run the search with error_score='raise' to see the error."
             )
         scores = np.asarray(cv_results[key], dtype=np.float64)
         scores = np.where(np.isnan(scores), -np.inf, scores)

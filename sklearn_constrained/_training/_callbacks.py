@@ -406,14 +406,78 @@ class Progress(Callback):
 
 
 class StopWhenDone(Callback):
-    """End the fit when the method's own stopping test passed (SAL's tolerances).
+    """End the fit when it is done: the method's own test, or converged and feasible.
+
+    Two tests, read from the epoch's record:
+
+    - the method's own stopping test passed (SAL's ``tol_objective`` /
+      ``tol_violation``);
+    - ``n_iter_no_change`` (scikit-learn's ``MLPClassifier`` rule): the
+      objective (the validation or training check's when there is one, else
+      the epoch's mean) has not improved by more than
+      ``tol * max(1, |best|)`` for ``n_iter_no_change`` consecutive epochs,
+      and the epoch meets every level.
 
     skorch's ``partial_fit`` ends the fit loop on ``KeyboardInterrupt``, as
-    its ``EarlyStopping`` does.
+    its ``EarlyStopping`` does; the last record says why (``"stopped"``).
+
+    Parameters
+    ----------
+    constraints : dict of str to Constraint
+    tol : float
+    n_iter_no_change : int or None
+        ``None`` turns the second test off.
     """
+
+    def __init__(self, constraints=None, tol=1e-3, n_iter_no_change=None):
+        self.constraints = constraints
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+
+    def initialize(self):
+        self.best_ = np.inf
+        self.stale_ = 0
+        return self
+
+    def _objective(self, row):
+        sel = row.get("selection")
+        return sel["objective"] if sel is not None else row["objective"]
+
+    def _feasible(self, row):
+        sel = row.get("selection")
+        if sel is not None:
+            return sel["feasible"]
+        return judge(self.constraints or {}, row.get("constraints", {}),
+                     row.get("largest_violations", {}), self.tol).feasible
+
+    def _update(self, row):
+        objective = self._objective(row)
+        if objective < self.best_ - self.tol * max(1.0, abs(self.best_) if np.isfinite(
+                self.best_) else 1.0):
+            self.best_, self.stale_ = objective, 0
+        else:
+            self.stale_ += 1
+
+    def on_train_begin(self, net, **kwargs):
+        # a resumed fit continues the count of its history
+        self.initialize()
+        for row in net.history:
+            if "objective" in row:
+                self._update(row)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
+        if "objective" not in row:
+            return
         if row.get("method_stop"):
             net.history.record("stopped", "the method's stopping test passed")
+            raise KeyboardInterrupt
+        self._update(row)
+        n = self.n_iter_no_change
+        if n is not None and self.stale_ >= n and self._feasible(row):
+            net.history.record(
+                "stopped",
+                f"the objective improved by less than tol={self.tol:g} (relative) for {n} "
+                "epochs and every level holds",
+            )
             raise KeyboardInterrupt

@@ -86,10 +86,11 @@ def make_dual_optimizer(name, params, lr, *, kp=1.0, nu=0.0):
 
     Parameters
     ----------
-    name : {"sgd", "pi", "nupi"}
+    name : {"sgd", "pi", "nupi"} or torch.optim.Optimizer class
         ``"sgd"``: projected gradient ascent (``torch.optim.SGD`` with
         ``maximize=True``); ``"pi"``: :class:`NuPI` with ``nu=0``;
-        ``"nupi"``: :class:`NuPI`.
+        ``"nupi"``: :class:`NuPI`; a class is built as ``cls(params, lr=lr)``
+        and must ascend its parameters' ``.grad``.
     params : list of torch.Tensor
     lr, kp, nu : float
         See :class:`NuPI`.
@@ -98,6 +99,13 @@ def make_dual_optimizer(name, params, lr, *, kp=1.0, nu=0.0):
     -------
     torch.optim.Optimizer
     """
+    if isinstance(name, type):
+        if not issubclass(name, torch.optim.Optimizer):
+            raise TypeError(
+                f"`dual_optimizer` must be 'sgd', 'pi', 'nupi' or a torch.optim.Optimizer "
+                f"class; got {name!r}."
+            )
+        return name(params, lr=lr)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, maximize=True, foreach=False)
     return NuPI(params, lr=lr, kp=kp, nu=nu if name == "nupi" else 0.0)

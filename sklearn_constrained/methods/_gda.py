@@ -32,11 +32,14 @@ class GDA(ConstrainedMethod):
         The dual step size :math:`\eta_{dual}`, ``> 0``. It has the units of
         the multipliers over those of the constraint: the self-tuning
         ``method="auto"`` needs none.
-    dual_optimizer : {"sgd", "pi", "nupi"}, default="sgd"
+    dual_optimizer : {"sgd", "pi", "nupi"} or torch.optim.Optimizer class, default="sgd"
         ``"sgd"``: projected gradient ascent. ``"pi"``: a PI controller on the
         multipliers (Sohrabi et al. 2024), which damps the oscillations of
         plain GDA; ``"nupi"``: nuPI, its generalisation with an exponential
-        average of the error controlled by ``nu`` (see :class:`NuPI`).
+        average of the error controlled by ``nu`` (see :class:`NuPI`). A
+        class is built as ``cls(multipliers, lr=dual_lr)`` and *ascends*: its
+        ``.grad`` is the dual gradient (see the guide "Writing a constraint
+        or a method").
     kp : float, default=1.0
         Proportional gain of ``"pi"``/``"nupi"`` (ignored by ``"sgd"``);
         ``kp=0`` is plain gradient ascent.
@@ -65,7 +68,7 @@ class GDA(ConstrainedMethod):
     short_name = "gda"
     _parameter_constraints = {
         "dual_lr": [Interval(Real, 0, None, closed="neither")],
-        "dual_optimizer": [StrOptions({"sgd", "pi", "nupi"})],
+        "dual_optimizer": [StrOptions({"sgd", "pi", "nupi"}), type],
         "kp": [Interval(Real, 0, None, closed="left")],
         "nu": [Interval(Real, 0, 1, closed="left")],
         "augmented": ["boolean"],

@@ -142,6 +142,7 @@ class NonNegativity(WeightConstraint):
     0.75
     """
 
+    level_names = ()
     _parameter_constraints = {"params": PARAMS_CONSTRAINT}
 
     def __init__(self, params=None):

@@ -1,5 +1,7 @@
-"""The model zoo: forward shapes on flat and 4-D input, parameter counts,
-image-shape inference and the estimators sizing the models from the data.
+"""The model zoo.
+
+Forward shapes on flat and 4-D input, parameter counts, image-shape inference
+and the estimators sizing the models from the data.
 """
 
 import numpy as np
@@ -121,9 +123,9 @@ def test_estimator_sizes_image_models_from_flat_and_4d_input(digits):
         assert set(clf.predict(X_eval)) <= set(clf.classes_)
     # a 4-D input with several channels: the shape comes from X
     X4 = np.repeat(X_train.reshape(-1, 1, 8, 8), 3, axis=1)
-    clf = ConstrainedClassifier(
-        VGG11, module__base_width=4, max_epochs=1, random_state=0
-    ).fit(X4, y_train)
+    clf = ConstrainedClassifier(VGG11, module__base_width=4, max_epochs=1, random_state=0).fit(
+        X4, y_train
+    )
     assert clf.module_.image_shape == (3, 8, 8)
     assert clf.predict_proba(X4[:5]).shape == (5, 10)
 

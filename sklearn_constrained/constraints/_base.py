@@ -96,6 +96,29 @@ class Constraint(ParamsMixin, BaseEstimator):
         for name in ("bound", "upper", "lower", "target")
     }
 
+    def check_params(self):
+        """Validate the parameters; raise an ``InvalidParameterError`` that names the fix.
+
+        scikit-learn's declarative validation of ``_parameter_constraints``
+        (which takes ``True`` for a number), then a level must not be a bool,
+        then :meth:`_check_consistency`.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        params = self.get_params(deep=False)
+        for name in self.level_names:
+            if isinstance(params.get(name), bool):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, not a "
+                    f"bool; got {params[name]!r}. Set it to the level the trained model must "
+                    "respect."
+                )
+        return super().check_params()
+
     def levels(self):
         """The levels the constraint is held to, by parameter name.
 

@@ -91,6 +91,10 @@ class Simplex(WeightConstraint):
 
     kind = "equality"
     level_names = ()
+    _parameter_hints = {
+        "params": "Select the convex-combination weights by name (e.g. Simplex(params='mixing')); "
+        "None would constrain every weight matrix."
+    }
     _parameter_constraints = {
         "params": [str, list, tuple, callable],
         "axis": [Interval(Integral, None, None, closed="neither")],
@@ -99,13 +103,6 @@ class Simplex(WeightConstraint):
     def __init__(self, params, axis=-1):
         self.params = params
         self.axis = axis
-
-    def _check_consistency(self):
-        if self.params is None:
-            raise ValueError(
-                "Simplex: `params` must select the convex-combination weights by name (e.g. "
-                "Simplex(params='mixing')); None would constrain every weight matrix."
-            )
 
     def _check_selection(self, named, name):
         for pname, p in named:

@@ -68,6 +68,7 @@ class BaseConstrainedEstimator(BaseEstimator):
         "callbacks": [None, list, tuple],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
+        "objective_tol": [Interval(Real, 0, None, closed="left")],
         "dual_split": [None, _FRACTION],
         "distributed": ["boolean"],
         "warm_start": ["boolean"],
@@ -76,7 +77,7 @@ class BaseConstrainedEstimator(BaseEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=10, dual_split=None, distributed=False, warm_start=False,
+                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False, warm_start=False,
                  **kwargs):
         self.module = module
         self.constraints = constraints
@@ -93,6 +94,7 @@ class BaseConstrainedEstimator(BaseEstimator):
         self.callbacks = callbacks
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.objective_tol = objective_tol
         self.dual_split = dual_split
         self.distributed = distributed
         self.warm_start = warm_start
@@ -300,8 +302,8 @@ class BaseConstrainedEstimator(BaseEstimator):
             callbacks.append(("constrained_progress", Progress(
                 constraints, tol, verbose=int(self.verbose), max_epochs=self.max_epochs)))
         callbacks += [copy.deepcopy(cb) for cb in self.callbacks or ()]
-        callbacks.append(("constrained_stop", StopWhenDone(constraints, tol,
-                                                           self.n_iter_no_change)))
+        callbacks.append(("constrained_stop", StopWhenDone(
+            constraints, tol, self.n_iter_no_change, float(self.objective_tol))))
         batch = -1 if full_batch or self.batch_size in (-1, "full") else int(self.batch_size)
         n_groups = 0 if self.group_labels_ is None else len(self.group_labels_)
         net = make_net(self, module, criterion=self._criterion(), opt_cls=opt_cls, lr=lr,

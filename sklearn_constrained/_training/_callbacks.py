@@ -415,8 +415,8 @@ class StopWhenDone(Callback):
     - ``n_iter_no_change`` (scikit-learn's ``MLPClassifier`` rule): the
       objective (the validation or training check's when there is one, else
       the epoch's mean) has not improved by more than
-      ``tol * max(1, |best|)`` for ``n_iter_no_change`` consecutive epochs,
-      and the epoch meets every level.
+      ``objective_tol * max(1, |best|)`` for ``n_iter_no_change`` consecutive
+      epochs, and the epoch meets every level (within ``tol``).
 
     skorch's ``partial_fit`` ends the fit loop on ``KeyboardInterrupt``, as
     its ``EarlyStopping`` does; the last record says why (``"stopped"``).
@@ -425,14 +425,18 @@ class StopWhenDone(Callback):
     ----------
     constraints : dict of str to Constraint
     tol : float
+        The feasibility tolerance (relative to the levels).
     n_iter_no_change : int or None
         ``None`` turns the second test off.
+    objective_tol : float, default=1e-4
+        The relative improvement that counts.
     """
 
-    def __init__(self, constraints=None, tol=1e-3, n_iter_no_change=None):
+    def __init__(self, constraints=None, tol=1e-3, n_iter_no_change=None, objective_tol=1e-4):
         self.constraints = constraints
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.objective_tol = objective_tol
 
     def initialize(self):
         self.best_ = np.inf
@@ -452,8 +456,8 @@ class StopWhenDone(Callback):
 
     def _update(self, row):
         objective = self._objective(row)
-        if objective < self.best_ - self.tol * max(1.0, abs(self.best_) if np.isfinite(
-                self.best_) else 1.0):
+        scale = max(1.0, abs(self.best_)) if np.isfinite(self.best_) else 1.0
+        if objective < self.best_ - self.objective_tol * scale:
             self.best_, self.stale_ = objective, 0
         else:
             self.stale_ += 1
@@ -477,7 +481,7 @@ class StopWhenDone(Callback):
         if n is not None and self.stale_ >= n and self._feasible(row):
             net.history.record(
                 "stopped",
-                f"the objective improved by less than tol={self.tol:g} (relative) for {n} "
-                "epochs and every level holds",
+                f"the objective improved by less than objective_tol={self.objective_tol:g} "
+                f"(relative) for {n} epochs and every level holds",
             )
             raise KeyboardInterrupt

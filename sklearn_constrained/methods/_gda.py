@@ -1,5 +1,6 @@
 """Gradient descent-ascent on the (augmented) Lagrangian."""
 
+import copy
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -164,7 +165,9 @@ class GDA(ConstrainedMethod):
         """The multipliers and the dual optimizer's state."""
         state = super().state_dict()
         opt = self.dual_optimizer_
-        state["dual_optimizer"] = None if opt is None else opt.state_dict()
+        # a torch optimizer's state_dict holds its live state tensors (the PI
+        # error is updated in place): copy them, as every state_dict here does
+        state["dual_optimizer"] = None if opt is None else copy.deepcopy(opt.state_dict())
         return state
 
     def load_state_dict(self, state):
@@ -172,4 +175,5 @@ class GDA(ConstrainedMethod):
         super().load_state_dict(state)
         self._make_dual_optimizer()
         if state.get("dual_optimizer") is not None and self.dual_optimizer_ is not None:
-            self.dual_optimizer_.load_state_dict(state["dual_optimizer"])
+            # a copy: loading the same state twice must not share tensors
+            self.dual_optimizer_.load_state_dict(copy.deepcopy(state["dual_optimizer"]))

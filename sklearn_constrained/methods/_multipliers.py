@@ -41,8 +41,13 @@ class Multiplier:
         return self
 
     def numpy(self):
-        """The value as a float64 array of at least one dimension (a host synchronisation)."""
-        return np.atleast_1d(self.value.detach().double().cpu().numpy())
+        """The value as a float64 array of at least one dimension (a host synchronisation).
+
+        A copy: a float64 CPU tensor's ``.numpy()`` would share its memory, and
+        the report would follow the training's in-place updates.
+        """
+        value = self.value.detach().to(device="cpu", dtype=torch.float64, copy=True)
+        return np.atleast_1d(value.numpy())
 
 
 class Multipliers(dict):

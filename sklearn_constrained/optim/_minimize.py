@@ -321,8 +321,10 @@ def minimize(
             if method.resets_primal_optimizer and not is_lbfgs:
                 opt = make_optimizer()
         method.finalize()
-    return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
-                   stop_reason, nit, history)
+        # inside the fork: the final evaluation of a stochastic `fun` is seeded too
+        # and leaves the global RNG untouched
+        return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
+                       stop_reason, nit, history)
 
 
 def _finite(record):

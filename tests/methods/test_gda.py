@@ -1,7 +1,10 @@
-"""GDA's dual optimizers (SGD, PI, nuPI), the augmented Lagrangian, and
-Example 1 of Ramirez et al. (the concave 2D problem) solved through
-``optim.minimize``: nuPI and the augmented Lagrangian recover the known
-solution, plain GDA oscillates.
+"""GDA: hand-computed steps, dual optimizers, the augmented Lagrangian, Example 1.
+
+The per-step mathematics is driven through ``bind``, ``observe``, ``loss``,
+``after_step`` and ``dual_step``; then the dual optimizers (SGD, PI, nuPI),
+the augmented Lagrangian, and Example 1 of Ramirez et al. (the concave 2D
+problem) solved through ``optim.minimize``: nuPI and the augmented Lagrangian
+recover the known solution, plain GDA oscillates.
 """
 
 import math
@@ -10,25 +13,23 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_constrained.constraints import ConstraintEval
 from sklearn_constrained.methods import GDA
 from sklearn_constrained.optim import Inequality, minimize
 
+from .conftest import bind, multiplier, set_multipliers, states
 
-class _Stub:
-    def __init__(self, kind):
-        self.kind = kind
+ZERO = torch.tensor(0.0, dtype=torch.float64)
 
 
 def _gda(kind="inequality", **params):
-    return GDA(**params)._setup({"g": _Stub(kind)})
+    return bind(GDA(**params), g=kind)
 
 
 def _steps(m, errors):
     out = []
     for e in errors:
-        m._dual_update({"g": torch.tensor([e], dtype=torch.float64)})
-        out.append(float(m.multipliers_["g"]))
+        m.dual_step(states(g=e))
+        out.append(multiplier(m, "g")[0])
     return out
 
 
@@ -44,6 +45,97 @@ def _nupi_reference(errors, lr, kp, nu, lam0=0.0, project=True):
     return out
 
 
+# -- one step by hand --------------------------------------------------------------------------
+def test_alternating_dual_step_comes_first_and_projects():
+    m = bind(GDA(dual_lr=0.5), g="inequality", h="equality")
+    f = torch.tensor(1.0, dtype=torch.float64)
+    g = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+    h = torch.tensor([-4.0], dtype=torch.float64, requires_grad=True)
+    s = states(g=g, h=h)
+    m.observe(s)
+    loss = m.loss(f, s)
+    # lambda = [0 + 0.5 * 2]_+ = 1 ; mu = 0 + 0.5 * (-4) = -2 ; L = 1 + 1*2 + (-2)(-4)
+    assert multiplier(m, "g") == [1.0] and multiplier(m, "h") == [-2.0]
+    assert float(loss.detach()) == pytest.approx(1 + 2 + 8)
+    loss.backward()
+    assert g.grad.tolist() == [1.0] and h.grad.tolist() == [-2.0]
+    # a satisfied inequality drives its multiplier down, never below zero
+    m.observe(states(g=-10.0, h=0.0))
+    assert multiplier(m, "g") == [0.0]
+    assert multiplier(m, "h") == [-2.0]
+
+
+def test_simultaneous_order_uses_the_old_multiplier():
+    m = _gda(dual_lr=0.5, order="simultaneous")
+    g = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+    s = states(g=g)
+    m.observe(s)
+    loss = m.loss(ZERO, s)
+    assert float(loss.detach()) == 0.0  # lambda_t = 0 in the primal step
+    loss.backward()
+    m.after_backward()
+    assert multiplier(m, "g") == [0.0]  # not before the primal step is taken
+    m.after_step()
+    assert multiplier(m, "g") == [1.0]
+    m.after_step()  # the pending states are consumed once
+    assert multiplier(m, "g") == [1.0]
+
+
+def test_loss_is_pure_so_repeated_closure_calls_do_not_update_the_duals():
+    # the training loop calls observe once per step, loss at every closure call
+    m = _gda(dual_lr=1.0)
+    s = states(g=1.0)
+    m.observe(s)
+    for _ in range(3):
+        m.loss(ZERO, s)
+    assert multiplier(m, "g") == [1.0]
+
+
+def test_pi_first_step_equals_sgd_then_adds_the_proportional_term():
+    m = _gda(dual_lr=0.1, dual_optimizer="pi", kp=2.0)
+    m.dual_step(states(g=1.0))
+    assert multiplier(m, "g") == pytest.approx([0.1])
+    m.dual_step(states(g=3.0))
+    # 0.1 + 0.1 * (3 + 2 * (3 - 1))
+    assert multiplier(m, "g") == pytest.approx([0.1 + 0.1 * 7.0])
+
+
+def test_augmented_lagrangian_terms_and_zero_penalty_is_finite():
+    m = _gda(dual_lr=1.0, augmented=True, penalty=2.0)
+    set_multipliers(m, g=[1.0])
+    # lambda + c g >= 0: lambda g + c/2 g^2
+    val = m.loss(ZERO, states(g=0.5)) - ZERO
+    assert float(val) == pytest.approx(1.0 * 0.5 + 0.5 * 2.0 * 0.25)
+    # lambda + c g < 0: -lambda^2 / 2c
+    val = m.loss(ZERO, states(g=-1.0)) - ZERO
+    assert float(val) == pytest.approx(-1.0 / 4.0)
+    # dual ascent on the augmented Lagrangian: lambda + max(g, -lambda/c)
+    m.dual_step(states(g=-5.0))
+    assert multiplier(m, "g") == [0.5]
+    assert m.current_penalty() == 2.0
+    m0 = _gda(dual_lr=1.0, augmented=True, penalty=0.0)
+    s = states(g=0.0)
+    m0.observe(s)
+    loss = m0.loss(ZERO, s)
+    assert torch.isfinite(loss) and multiplier(m0, "g") == [0.0]
+
+
+def test_state_dict_round_trip_continues_the_pi_controller():
+    errors = [1.0, 3.0, -0.5, 2.0]
+    ref = _gda(dual_lr=0.1, dual_optimizer="pi", kp=2.0)
+    _steps(ref, errors[:2])
+    snapshot = ref.state_dict()
+    resumed = _gda(dual_lr=0.1, dual_optimizer="pi", kp=2.0)
+    resumed.load_state_dict(snapshot)
+    # the stored error travels with the state: the next steps agree exactly
+    got = _steps(resumed, errors[2:])
+    assert got == _steps(ref, errors[2:])
+    assert got == pytest.approx(_nupi_reference(errors, 0.1, 2.0, 0.0)[2:])
+    # the snapshot is a copy: the steps taken since left it as it was
+    assert snapshot["multipliers"]["g"].tolist() == pytest.approx([0.8])
+    assert snapshot["dual_optimizer"]["state"][0]["xi"].tolist() == [3.0]
+
+
 @pytest.mark.parametrize("nu", [0.0, 0.5, 0.9])
 def test_nupi_matches_the_recurrence_with_sgd_initialisation(nu):
     errors = [1.0, 3.0, -0.5, 2.0, -4.0, 0.25]
@@ -55,7 +147,8 @@ def test_nupi_matches_the_recurrence_with_sgd_initialisation(nu):
     # slip) would add kp * (1 - nu) * e_1 to the second step
     m = _gda(dual_lr=0.1, dual_optimizer="nupi", kp=2.0, nu=nu)
     _steps(m, errors[:1])
-    assert float(m.xi_["g"]) == errors[0]
+    xi = m.dual_optimizer_.state_dict()["state"][0]["xi"]
+    assert xi.tolist() == [errors[0]]
     second = _steps(m, errors[1:2])[0]
     assert second == pytest.approx(0.1 + 0.1 * (3.0 + 2.0 * (1 - nu) * (3.0 - 1.0)))
 
@@ -78,42 +171,40 @@ def test_augmented_dual_step_is_the_method_of_multipliers():
     m = _gda(dual_lr=c, augmented=True, penalty=c)
     lam = 0.0
     for g in [0.5, -0.1, 0.2, -2.0]:
-        m._dual_update({"g": torch.tensor([g], dtype=torch.float64)})
+        m.dual_step(states(g=g))
         lam = max(lam + c * g, 0.0)  # lambda <- [lambda + c g]_+
-        assert float(m.multipliers_["g"]) == pytest.approx(lam)
+        assert multiplier(m, "g") == pytest.approx([lam])
     # a smaller dual step ascends along max(g, -lambda/c)
     m = _gda(dual_lr=1.0, augmented=True, penalty=c)
-    m.multipliers_ = {"g": torch.tensor([0.6], dtype=torch.float64)}
-    m._dual_update({"g": torch.tensor([-1.0], dtype=torch.float64)})
-    assert float(m.multipliers_["g"]) == pytest.approx(0.6 + max(-1.0, -0.6 / c))
+    set_multipliers(m, g=[0.6])
+    m.dual_step(states(g=-1.0))
+    assert multiplier(m, "g") == pytest.approx([0.6 + max(-1.0, -0.6 / c)])
 
 
 def test_augmented_primal_gradients_and_zero_penalty():
     c = 2.0
     m = _gda(dual_lr=1.0, augmented=True, penalty=c)
     for lam, g in [(1.0, 0.5), (1.0, -0.4), (1.0, -1.0)]:
-        m.multipliers_ = {"g": torch.tensor([lam], dtype=torch.float64)}
+        set_multipliers(m, g=[lam])
         p = torch.tensor([g], dtype=torch.float64, requires_grad=True)
-        m._lagrangian_terms({"g": ConstraintEval(p, p, p)}).backward()
+        (m.loss(ZERO, states(g=p)) - ZERO).backward()
         assert float(p.grad) == pytest.approx(max(0.0, lam + c * g))  # eq. 26-27
-    me = GDA(augmented=True, penalty=c)._setup({"h": _Stub("equality")})
-    me.multipliers_ = {"h": torch.tensor([0.5], dtype=torch.float64)}
+    me = _gda("equality", augmented=True, penalty=c)
+    set_multipliers(me, g=[0.5])
     p = torch.tensor([-0.3], dtype=torch.float64, requires_grad=True)
-    me._lagrangian_terms({"h": ConstraintEval(p, p, p)}).backward()
+    (me.loss(ZERO, states(g=p)) - ZERO).backward()
     assert float(p.grad) == pytest.approx(0.5 + c * -0.3)
     # penalty 0: the plain Lagrangian, finite everywhere
     plain, zero = _gda(dual_lr=0.1), _gda(dual_lr=0.1, augmented=True, penalty=0.0)
     for g in [1.0, -5.0, 0.0, -1.0]:
         for m in (plain, zero):
             p = torch.tensor([g], dtype=torch.float64, requires_grad=True)
-            loss = m._compute_loss(
-                torch.tensor(0.0, dtype=torch.float64),
-                {"g": ConstraintEval(p, p, p)},
-                update_duals=True,
-            )
+            s = states(g=p)
+            m.observe(s)
+            loss = m.loss(ZERO, s)
             loss.backward()
             assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
-        assert float(zero.multipliers_["g"]) == float(plain.multipliers_["g"])
+        assert multiplier(zero, "g") == multiplier(plain, "g")
 
 
 def test_lbfgs_updates_the_duals_once_per_step():

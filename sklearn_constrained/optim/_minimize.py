@@ -364,7 +364,7 @@ def _result(fun, x, evaluators, constraints, kinds, method, box, tol, status, st
         if stop_reason:
             message = f"{stop_reason}; {message}"
     return OptimizeResult(
-        x=x.detach().double().cpu().numpy().reshape(tuple(x.shape)),
+        x=x.detach().double().cpu().numpy().reshape(tuple(x.shape)).copy(),
         fun=fval,
         multipliers=[multipliers.get(n, np.zeros(1)) for n in names],
         constraint_values=[_numpy(s.value) for s in states.values()],

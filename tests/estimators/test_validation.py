@@ -97,7 +97,7 @@ def test_pattern_matching_nothing(data):
         (GDA(dual_lr=-0.1), r"The 'dual_lr' parameter of GDA must be a float in the range \(0"),
         (
             GDA(dual_optimizer="adam"),
-            r"The 'dual_optimizer' parameter of GDA must be a str among \{.*'sgd'.*\}\. "
+            r"The 'dual_optimizer' parameter of GDA must be a str among \{.*'sgd'.*\}.*\. "
             r"Got 'adam' instead",
         ),
         (

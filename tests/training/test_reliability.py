@@ -1,12 +1,13 @@
 """Reliability: every user mistake is a clear error, infeasible and diverging fits end well.
 
-Complements tests/test_validation.py (which it does not repeat): each bad
+Complements tests/estimators/test_validation.py (which it does not repeat): each bad
 input below raises a ``ValueError``/``TypeError`` (``NotFittedError`` before
 fit) whose message names the parameter and says what to do, never a raw
 torch error; pandas, lists and float64 all work and nothing the user passes
 is mutated; an unreachable level ends with ``feasible_ = False``, a warning
-with the achieved values and the least violated iterate; a diverging fit
-ends with a warning and finite predictions.
+with the achieved values and a less violated iterate than the last (the
+returned-iterate rule); a diverging fit ends with a warning and finite
+predictions.
 """
 
 import copy

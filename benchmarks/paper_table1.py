@@ -168,19 +168,19 @@ def _make_method(method, params):
 def violation_vectors(module, constraints):
     """Each constraint's violation vector at the module's current weights.
 
-    ``max(0, defect)`` for inequalities and ``|defect|`` for equalities, the
-    entries that eq. 17 of the paper takes the norm of (the rule the
-    estimator applies for ``history_`` and ``feasible_``). It binds each
-    constraint to ``module`` through the constraint extension API
-    (``Constraint._bind``): the library has no public function returning
+    ``max(0, strict violation)`` for inequalities and ``|strict violation|``
+    for equalities, the entries that eq. 17 of the paper takes the norm of
+    (the rule the estimator applies for ``history_`` and ``feasible_``). It
+    binds each constraint to ``module`` through the constraint extension API
+    (``Constraint.bind``): the library has no public function returning
     the whole violation vector of a weight constraint (``evaluate_constraints``
     returns the scalar value, ``history_`` truncates long vectors).
     """
     out = {}
     with torch.no_grad():
         for name, c in constraints.items():
-            defect = c._bind(module, name).evaluate().defect.detach().double().cpu()
-            viol = torch.relu(defect) if c.kind == "inequality" else defect.abs()
+            strict = c.bind(module, name).evaluate().strict_violation.detach().double().cpu()
+            viol = torch.relu(strict) if c.kind == "inequality" else strict.abs()
             out[name] = viol.reshape(-1).numpy()
     return out
 
@@ -249,7 +249,7 @@ class _Case:
 
         clf, _, seconds = self.fit(FixedPenalty(penalty=0.0), None, 0)
         probe = {"l2": L2Norm(bound=0.0, params=self.l2_params)}
-        value = float(probe["l2"]._bind(clf.module_, "l2").evaluate().value.detach())
+        value = float(probe["l2"].bind(clf.module_, "l2").evaluate().value.detach())
         self.l2_bound = 0.5 * value
         self.reference = {
             "l2_value": value,
@@ -399,8 +399,10 @@ def is_feasible(viols, constraints, tol=FEASIBILITY_TOL):
 
     Every constraint's largest violation entry is at most ``tol * max(1, |level|)``.
     """
+    from sklearn_constrained.constraints import tolerance_scale
+
     return all(
-        float(np.max(v, initial=0.0)) <= tol * constraints[n]._tolerance_scale()
+        float(np.max(v, initial=0.0)) <= tol * tolerance_scale(constraints[n])
         for n, v in viols.items()
     )
 
@@ -416,8 +418,8 @@ def _primal_accuracy(clf, case):
     other = copy.deepcopy(clf)
     with torch.no_grad():
         for name, tensors in primal.items():
-            bound = other.constraints_[name]._bind(other.module_, name)
-            for p, t in zip(bound.parameters, tensors, strict=True):
+            evaluator = other.constraints_[name].bind(other.module_, name)
+            for p, t in zip(evaluator.parameters, tensors, strict=True):
                 p.copy_(t.to(p.device, p.dtype))
     return other.score(case.X_test, case.y_test)
 

@@ -153,12 +153,10 @@ class LinearPenalty(FixedPenalty):
     part, ``max(0, .)``).
     """
 
-    def _compute_loss(self, objective, evals, *, update_duals):
-        if update_duals:
-            self._ensure_multipliers({n: e.defect for n, e in evals.items()})
+    def loss(self, objective, states):
         loss = objective
-        for name, e in evals.items():
-            loss = loss + self.coefs_[name] * e.proxy.sum()
+        for name, state in states.items():
+            loss = loss + self.coefs_[name] * state.violation.sum()
         return loss
 
 

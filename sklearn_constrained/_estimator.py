@@ -291,11 +291,14 @@ class BaseConstrainedEstimator(BaseEstimator):
         guard = DivergenceGuard()
         best = BestIterate(constraints, tol, prefer_last=valid is None and not data_dependent)
         callbacks = [("constrained_guard", guard)]
-        check = valid if valid is not None else (train if data_dependent else None)
+        # the best iterate is picked on the validation part, else (data-dependent
+        # constraints) on the dual_split part when there is one, else on the training data
+        held = train if dual is None else dual
+        check = valid if valid is not None else (held if data_dependent else None)
         if check is not None:
             X_c, y_c = (X_t, y_t) if check is train else to_tensors(check, dtype)
             callbacks.append(("constrained_check", IterateCheck(
-                X_c, y_c, constraints, tol, data="training" if check is train else "validation",
+                X_c, y_c, constraints, tol, data="validation" if check is valid else "training",
                 max_epochs=self.max_epochs)))
         callbacks.append(("constrained_best", best))
         if self.verbose:
@@ -356,6 +359,8 @@ class BaseConstrainedEstimator(BaseEstimator):
         try:
             net.partial_fit(X_t, y_t["y"])
         except TrainingDiverged as exc:
+            # drop the diverged epoch's record: the history ends where the kept state does
+            del net.history[-1]
             for _, cb in net.callbacks_:
                 if isinstance(cb, Progress):
                     cb.on_train_end(net)

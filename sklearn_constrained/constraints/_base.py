@@ -44,7 +44,20 @@ __all__ = [
 
 
 class ConstraintState(NamedTuple):
-    """A constraint's value, differentiable violation and strict violation on a batch."""
+    """A constraint's value, differentiable violation and strict violation on a batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import ConstraintState, L2Norm
+    >>> module = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = torch.nn.init.ones_(module.weight)
+    >>> state = L2Norm(bound=1.0).bind(module, "l2").evaluate()
+    >>> isinstance(state, ConstraintState)
+    True
+    >>> state.value.item(), state.strict_violation.item()  # ||W||^2 = 2, 1 above the bound
+    (2.0, 1.0)
+    """
 
     value: torch.Tensor
     violation: torch.Tensor
@@ -59,6 +72,16 @@ class BatchContext(NamedTuple):
     (or ``None``), ``n_groups`` their number, ``target_scale`` the standard
     deviation that standardised a regression target (1.0 otherwise) and
     ``sample_weight`` the samples' weights (``None``: all equal).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import BatchContext, PredictionRate
+    >>> logits = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, -2.0], [0.0, -2.0]])
+    >>> batch = BatchContext(logits, y=torch.tensor([1, 1, 0, 1]))
+    >>> rate = PredictionRate(label=1, upper=0.25).bind(None, "rate").setup(classes=[0, 1])
+    >>> float(rate.evaluate(batch).value)  # half of the batch is predicted as 1
+    0.5
     """
 
     y_pred: torch.Tensor
@@ -82,6 +105,16 @@ class Constraint(ParamsMixin, BaseEstimator):
     the names of their level parameters in ``level_names``, their parameter
     constraints in ``_parameter_constraints`` (scikit-learn's declarative
     validation) and implement :meth:`bind`.
+
+    Examples
+    --------
+    >>> from sklearn_constrained.constraints import Constraint, L2Norm, PredictionRate
+    >>> issubclass(L2Norm, Constraint)
+    True
+    >>> L2Norm(bound=4.0).levels(), L2Norm.kind, L2Norm.requires_data
+    ({'bound': 4.0}, 'inequality', False)
+    >>> PredictionRate(label=1, lower=0.2, upper=0.8).levels()
+    {'lower': 0.2, 'upper': 0.8}
     """
 
     kind = "inequality"
@@ -160,6 +193,17 @@ class ConstraintEvaluator:
     ----------
     kind, requires_data, requires_groups, requires_labels
         Those of the constraint.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import ConstraintEvaluator, L2Norm
+    >>> module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> evaluator = L2Norm(bound=4.0).bind(module, "l2")
+    >>> isinstance(evaluator, ConstraintEvaluator), evaluator.name, evaluator.kind
+    (True, 'l2', 'inequality')
+    >>> [tuple(p.shape) for p in evaluator.parameters]  # the weight matrices, not the biases
+    [(4, 3), (2, 4)]
     """
 
     def __init__(self, name, constraint):
@@ -230,6 +274,25 @@ class WeightConstraint(Constraint):
     for a closed-form projection, :meth:`project_`. The strict violation is
     ``value - bound`` unless :meth:`state` is overridden (a vector-valued
     constraint such as a simplex).
+
+    Examples
+    --------
+    A new weight constraint needs its parameters and :meth:`value`:
+
+    >>> import torch
+    >>> from sklearn_constrained.constraints import WeightConstraint
+    >>> class MaxAbs(WeightConstraint):
+    ...     # every selected weight within [-bound, bound]
+    ...     _parameter_constraints = {"bound": [float], "params": [None, str]}
+    ...     def __init__(self, bound=1.0, params=None):
+    ...         self.bound = bound
+    ...         self.params = params
+    ...     def value(self, tensors):
+    ...         return torch.stack([t.abs().max() for t in tensors]).max()
+    >>> module = torch.nn.Linear(2, 1)
+    >>> _ = torch.nn.init.constant_(module.weight, 3.0)
+    >>> MaxAbs(bound=1.0).bind(module, "max_abs").evaluate().strict_violation.item()
+    2.0
     """
 
     level_names = ("bound",)
@@ -267,7 +330,19 @@ class WeightConstraint(Constraint):
 
 
 class WeightEvaluator(ConstraintEvaluator):
-    """A weight constraint bound to the parameters it selected."""
+    """A weight constraint bound to the parameters it selected.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import L1Norm, WeightEvaluator
+    >>> module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> evaluator = L1Norm(bound=1.0, params="1.*").bind(module, "l1")
+    >>> isinstance(evaluator, WeightEvaluator), evaluator.param_names
+    (True, ['1.weight', '1.bias'])
+    >>> evaluator.has_projection
+    True
+    """
 
     def __init__(self, name, constraint, named_params):
         super().__init__(name, constraint)

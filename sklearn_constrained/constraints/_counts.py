@@ -28,6 +28,31 @@ class GroupMeanConstraint(Constraint):
 
     Subclasses implement :meth:`columns` and :meth:`finish`, and may
     override :meth:`class_index` to resolve a class label.
+
+    Examples
+    --------
+    A new group mean needs its per-sample columns and how the means become a
+    state (here: the share predicted positive, at most ``upper``):
+
+    >>> import torch
+    >>> from sklearn_constrained.constraints import (
+    ...     BatchContext, ConstraintState, GroupMeanConstraint)
+    >>> class PositiveShare(GroupMeanConstraint):
+    ...     _parameter_constraints = {"upper": [float]}
+    ...     def __init__(self, upper=0.5):
+    ...         self.upper = upper
+    ...     def columns(self, batch, class_index):
+    ...         margin = batch.y_pred[:, 1] - batch.y_pred[:, 0]
+    ...         hard = (margin > 0).to(margin.dtype).unsqueeze(1)
+    ...         return hard, torch.sigmoid(margin).unsqueeze(1), None
+    ...     def finish(self, means, seen, surrogate_means, cache):
+    ...         rate = means.reshape(())
+    ...         return ConstraintState(rate, surrogate_means.reshape(()) - self.upper,
+    ...                                rate - self.upper)
+    >>> logits = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, -2.0]])
+    >>> state = PositiveShare(upper=0.5).bind(None, "share").evaluate(BatchContext(logits))
+    >>> float(state.value), float(state.strict_violation)
+    (0.75, 0.25)
     """
 
     requires_data = True
@@ -111,6 +136,19 @@ class GroupMeanEvaluator(ConstraintEvaluator):
     before its sums are added, with a memory ``W`` of
     :data:`MEMORY_BATCHES` batches (at most one epoch); the cells it misses
     keep their sums.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import BatchContext, DemographicParity
+    >>> evaluator = DemographicParity(bound=0.1).bind(None, "dp").setup(classes=[0, 1])
+    >>> logits = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, -2.0]])
+    >>> batch = BatchContext(logits, groups=torch.tensor([0, 0, 1, 1]), n_groups=2)
+    >>> float(evaluator.evaluate(batch).value)  # selection rates 1.0 and 0.5
+    0.5
+    >>> predicted_positive, population = evaluator.counts()
+    >>> predicted_positive.ravel().tolist(), population.ravel().tolist()
+    ([2.0, 1.0], [2.0, 2.0])
     """
 
     def __init__(self, name, constraint):

@@ -62,6 +62,15 @@ def largest_violation(kind, strict_violation):
 
     Returns a 0-d tensor for tensor input (no host synchronisation) and a
     float otherwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import largest_violation
+    >>> largest_violation("inequality", [-1.0, 0.5, 0.25])
+    0.5
+    >>> largest_violation("equality", torch.tensor([-2.0, 0.5]))
+    tensor(2.)
     """
     if isinstance(strict_violation, torch.Tensor):
         strict_violation = strict_violation.detach()

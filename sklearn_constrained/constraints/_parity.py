@@ -40,6 +40,22 @@ class GapConstraint(RateConstraint):
 
     Subclasses name their rate columns in ``rates``: ``"selection"`` (share
     predicted positive), ``"tpr"``, ``"fpr"`` or ``"error"``.
+
+    Examples
+    --------
+    A new parity constraint names the rates it compares:
+
+    >>> import torch
+    >>> from sklearn_constrained.constraints import BatchContext, GapConstraint
+    >>> class SelectionAndRecallParity(GapConstraint):
+    ...     rates = ("selection", "tpr")
+    ...     requires_labels = True  # the recall needs the labels
+    >>> evaluator = SelectionAndRecallParity(bound=0.1).bind(None, "gap").setup(classes=[0, 1])
+    >>> logits = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, -2.0]])
+    >>> y, groups = torch.tensor([1, 0, 1, 1]), torch.tensor([0, 0, 1, 1])
+    >>> batch = BatchContext(logits, y=y, groups=groups, n_groups=2)
+    >>> float(evaluator.evaluate(batch).value)  # the larger gap: recall 1.0 against 0.5
+    0.5
     """
 
     requires_groups = True

@@ -23,6 +23,19 @@ class RateConstraint(GroupMeanConstraint):
     """Base of the constraints on rates of predicted classes (classifiers only).
 
     The positive class is ``classes_[1]`` for binary targets, or ``pos_label``.
+
+    Examples
+    --------
+    >>> from sklearn_constrained.constraints import RateConstraint, TruePositiveRate
+    >>> issubclass(TruePositiveRate, RateConstraint)
+    True
+    >>> evaluator = TruePositiveRate(lower=0.8).bind(None, "tpr").setup(classes=["no", "yes"])
+    >>> evaluator.class_index  # the positive class is classes_[1]
+    1
+    >>> TruePositiveRate(lower=0.8).bind(None, "tpr").setup(classifier=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: TruePositiveRate (constraint 'tpr') constrains predicted classes; ...
     """
 
     #: whether the constraint needs a positive class (binary, or ``pos_label``)

@@ -35,6 +35,16 @@ def select_parameters(module, params, *, constraint_name="constraint"):
     ------
     ValueError
         When nothing matches; the message lists the available names.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import select_parameters
+    >>> module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    >>> [name for name, _ in select_parameters(module, None)]  # every weight matrix
+    ['0.weight', '2.weight']
+    >>> [name for name, _ in select_parameters(module, "2.*")]
+    ['2.weight', '2.bias']
     """
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     if params is None:

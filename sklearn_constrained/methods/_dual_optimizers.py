@@ -98,6 +98,18 @@ def make_dual_optimizer(name, params, lr, *, kp=1.0, nu=0.0):
     Returns
     -------
     torch.optim.Optimizer
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.methods import make_dual_optimizer
+    >>> lam = torch.zeros(2)
+    >>> opt = make_dual_optimizer("sgd", [lam], lr=0.5)
+    >>> lam.grad = torch.tensor([1.0, -1.0])  # the violations
+    >>> opt.step(); lam  # ascent: the multipliers project themselves afterwards
+    tensor([ 0.5000, -0.5000])
+    >>> type(make_dual_optimizer("pi", [lam], lr=0.5, kp=2.0)).__name__
+    'NuPI'
     """
     if isinstance(name, type):
         if not issubclass(name, torch.optim.Optimizer):
@@ -112,6 +124,17 @@ def make_dual_optimizer(name, params, lr, *, kp=1.0, nu=0.0):
 
 
 def set_dual_gradients(multipliers, gradients):
-    """Set each multiplier tensor's ``.grad`` to its dual gradient (detached)."""
+    """Set each multiplier tensor's ``.grad`` to its dual gradient (detached).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.methods import Multiplier, make_dual_optimizer, set_dual_gradients
+    >>> multipliers = {"l2": Multiplier(torch.zeros(1), "inequality")}
+    >>> set_dual_gradients(multipliers, {"l2": torch.tensor([-2.0])})
+    >>> opt = make_dual_optimizer("sgd", [multipliers["l2"].value], lr=0.5)
+    >>> opt.step(); multipliers["l2"].project_().value  # -1 projected onto [0, inf)
+    tensor([0.])
+    """
     for name, grad in gradients.items():
         multipliers[name].value.grad = grad.detach().to(multipliers[name].value.dtype)

@@ -31,7 +31,25 @@ def _total(term):
 
 
 class Formulation:
-    """Base class: the primal term and the dual gradient of one constraint."""
+    """Base class: the primal term and the dual gradient of one constraint.
+
+    Examples
+    --------
+    A new formulation needs only its primal term (the dual gradient is the
+    violation unless overridden):
+
+    >>> import torch
+    >>> from sklearn_constrained.methods import Formulation
+    >>> class Quadratic(Formulation):
+    ...     # the Lagrangian plus a fixed quadratic penalty of the violation
+    ...     def term(self, multiplier, violation, kind):
+    ...         return (multiplier * violation + violation.square()).sum()
+    >>> f = Quadratic()
+    >>> float(f.term(torch.tensor([1.0]), torch.tensor([0.5]), "inequality"))
+    0.75
+    >>> f.dual_gradient(torch.tensor([1.0]), torch.tensor([0.5]), "inequality")  # the violation
+    tensor([0.5000])
+    """
 
     def term(self, multiplier, violation, kind):  # pragma: no cover - abstract
         """The constraint's contribution to the primal loss (a 0-d tensor)."""

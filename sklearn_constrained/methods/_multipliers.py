@@ -56,6 +56,18 @@ class Multipliers(dict):
     Vector-valued constraints get one multiplier per entry of their strict
     violation, so the multipliers are created lazily from the first
     evaluation (a branch that runs once per fit).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import ConstraintState
+    >>> from sklearn_constrained.methods import Multipliers
+    >>> multipliers = Multipliers({"rate": "inequality"})
+    >>> state = ConstraintState(torch.tensor(0.3), torch.zeros(2), torch.tensor([0.1, -0.2]))
+    >>> multipliers.ensure({"rate": state})  # one entry per entry of the strict violation
+    True
+    >>> multipliers.numpy()
+    {'rate': array([0., 0.])}
     """
 
     def __init__(self, kinds):

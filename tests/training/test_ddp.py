@@ -1,5 +1,7 @@
-"""Data-parallel training on 2 CPU processes (gloo): identical multipliers on every rank, and the
-same model as single-process training on the same global batch.
+"""Data-parallel training on 2 CPU processes (gloo).
+
+Identical multipliers on every rank, and the same model as single-process
+training on the same global batch.
 """
 
 import os

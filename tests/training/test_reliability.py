@@ -1,12 +1,13 @@
 """Reliability: every user mistake is a clear error, infeasible and diverging fits end well.
 
-Complements tests/test_validation.py (which it does not repeat): each bad
+Complements tests/estimators/test_validation.py (which it does not repeat): each bad
 input below raises a ``ValueError``/``TypeError`` (``NotFittedError`` before
 fit) whose message names the parameter and says what to do, never a raw
 torch error; pandas, lists and float64 all work and nothing the user passes
 is mutated; an unreachable level ends with ``feasible_ = False``, a warning
-with the achieved values and the least violated iterate; a diverging fit
-ends with a warning and finite predictions.
+with the achieved values and a less violated iterate than the last (the
+returned-iterate rule); a diverging fit ends with a warning and finite
+predictions.
 """
 
 import copy
@@ -18,9 +19,10 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_constrained import ConstrainedClassifier, ConstrainedRegressor
-from sklearn_constrained._net import ConstraintMonitor
+from sklearn_constrained._training import BestIterate, DivergenceGuard
 from sklearn_constrained.constraints import (
     BoundedGroupLoss,
     DemographicParity,
@@ -32,9 +34,12 @@ from sklearn_constrained.constraints import (
     NonNegativity,
     Orthogonality,
     PredictionRate,
+    Simplex,
     TruePositiveRate,
+    tolerance_scale,
 )
 from sklearn_constrained.methods import GDA, SADMM, SAL, FixedPenalty
+from sklearn_constrained.models import MLP
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +97,11 @@ def test_empty_and_degenerate_data(data):
         _clf().fit(np.full((len(X), 2), "x"), y)
     import scipy.sparse as sp
 
-    with pytest.raises(TypeError, match="Sparse data was passed.*dense data is required"):
-        _clf().fit(sp.csr_matrix(X), y)
+    # Changed by design (issue 15): sparse X is accepted (densified batch by
+    # batch) and trains the same model as the dense array
+    sparse = _clf(random_state=0).fit(sp.csr_matrix(X), y)
+    dense = _clf(random_state=0).fit(X, y)
+    assert np.array_equal(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X))
 
 
 def test_wrong_width_at_predict(fitted, data):
@@ -187,27 +195,62 @@ def test_sensitive_features_at_evaluation(fitted, data):
 # ----------------------------------------------------------------------------
 # levels and constraints
 # ----------------------------------------------------------------------------
+def _range_error(param, cls, allowed, got):
+    """scikit-learn's message for a parameter out of its declared range (issue 15)."""
+    return rf"The '{param}' parameter of {cls} must be {allowed}\. Got {got} instead"
+
+
+#: the hint every level parameter adds to scikit-learn's message: what to set
+HINT = r"Set it to the level"
+RATE = r"a float in the range \[0\.0, 1\.0\]"
+NONNEG = r"a float in the range \[0\.0, inf\)"
+
+
+# Changed by design (issue 15): the per-parameter messages come from
+# scikit-learn's declarative validation (the parameter, its class, the range,
+# the value given) followed by the constraint's hint (what to set).
 @pytest.mark.parametrize(
     "constraint, match",
     [
         (
             PredictionRate(1, lower=1.5),
-            r"PredictionRate: `lower` must be a number >= 0 and <= 1; got 1.5",
+            _range_error("lower", "PredictionRate", f"None or {RATE}", "1.5") + rf".*{HINT}",
         ),
-        (PredictionRate(1, upper=-0.1), r"PredictionRate: `upper` must be a number >= 0 and <= 1"),
+        (
+            PredictionRate(1, upper=-0.1),
+            _range_error("upper", "PredictionRate", f"None or {RATE}", "-0.1") + rf".*{HINT}",
+        ),
         (PredictionRate(1, lower=0.8, upper=0.2), r"`lower`=0.8 exceeds `upper`=0.2"),
         (PredictionRate(1), r"set `lower` and/or `upper`"),
-        (TruePositiveRate(lower=-0.1), r"TruePositiveRate: `lower` must be a number >= 0 and <= 1"),
+        (
+            TruePositiveRate(lower=-0.1),
+            _range_error("lower", "TruePositiveRate", RATE, "-0.1") + rf".*{HINT}",
+        ),
         (
             FalsePositiveRate(upper=1.2),
-            r"FalsePositiveRate: `upper` must be a number >= 0 and <= 1",
+            _range_error("upper", "FalsePositiveRate", RATE, "1.2") + rf".*{HINT}",
         ),
-        (DemographicParity(bound=np.nan), r"DemographicParity: `bound` must be .*got nan"),
-        (EqualizedOdds(bound=2.0), r"EqualizedOdds: `bound` must be a number >= 0 and <= 1"),
-        (BoundedGroupLoss(bound=-1.0), r"BoundedGroupLoss: `bound` must be a number >= 0"),
-        (Density(upper=1.5), r"Density: `upper` must be a number >= 0 and <= 1"),
-        (Orthogonality(bound=-1.0), r"Orthogonality: `bound` must be a number >= 0"),
-        (PredictionRate(1, lower=0.5, surrogate="tanh"), r"unknown `surrogate`='tanh'"),
+        (
+            DemographicParity(bound=np.nan),
+            _range_error("bound", "DemographicParity", RATE, "nan") + rf".*{HINT}",
+        ),
+        (
+            EqualizedOdds(bound=2.0),
+            _range_error("bound", "EqualizedOdds", RATE, "2.0") + rf".*{HINT}",
+        ),
+        (
+            BoundedGroupLoss(bound=-1.0),
+            _range_error("bound", "BoundedGroupLoss", NONNEG, "-1.0") + rf".*{HINT}",
+        ),
+        (Density(upper=1.5), _range_error("upper", "Density", RATE, "1.5") + rf".*{HINT}"),
+        (
+            Orthogonality(bound=-1.0),
+            _range_error("bound", "Orthogonality", NONNEG, "-1.0") + rf".*{HINT}",
+        ),
+        (
+            PredictionRate(1, lower=0.5, surrogate="tanh"),
+            _range_error("surrogate", "PredictionRate", r"a str among \{.*'sigmoid'.*\}", "'tanh'"),
+        ),
     ],
 )
 def test_levels_out_of_range(data, constraint, match):
@@ -218,7 +261,11 @@ def test_levels_out_of_range(data, constraint, match):
 
 def test_levels_of_the_wrong_type(data):
     X, y, _ = data
-    with pytest.raises(TypeError, match=r"L1Norm: `bound` must be a real number; got '1' \(str\)"):
+    # Changed by design (issue 15): scikit-learn's declarative validation; its
+    # InvalidParameterError is a TypeError (and a ValueError)
+    with pytest.raises(
+        InvalidParameterError, match=_range_error("bound", "L1Norm", NONNEG, "'1'") + rf".*{HINT}"
+    ):
         _clf(constraints={"c": L1Norm(bound="1")}).fit(X, y)
     with pytest.raises(TypeError, match=r"`constraints\['c'\]` must be a Constraint"):
         _clf(constraints={"c": 0.5}).fit(X, y)
@@ -263,27 +310,62 @@ def test_patterns_and_models_that_do_not_fit_the_constraint(data):
 # ----------------------------------------------------------------------------
 # methods, optimizers and estimator parameters
 # ----------------------------------------------------------------------------
+POSITIVE = r"a float in the range \(0\.0, inf\)"
+BOOL = r"an instance of 'bool' or an instance of 'numpy\.bool'"
+
+
+# Changed by design (issue 15): the per-parameter messages come from
+# scikit-learn's declarative validation (the parameter, its class, what it
+# must be, the value given); the cross-parameter rules keep their own.
 @pytest.mark.parametrize(
     "method, match",
     [
-        ("sgda", r"Unknown `method`='sgda'. Choose one of 'fp', 'gda', 'sal', 'sadmm'"),
-        (3, r"Unknown `method`=3"),
-        (SAL(sigma=0.5), r"SAL: `sigma` must be > 1 \(the penalty grows"),
-        (SAL(sigma=1.0), r"SAL: `sigma` must be > 1 \(the penalty grows"),
-        (SAL(mu_init=-1.0), r"SAL: `mu_init` must be > 0"),
-        (SAL(eta=1.5), r"SAL: `eta` must lie in \(0, 1\]"),
+        # 'auto' is the new default method
+        ("sgda", r"Unknown `method`='sgda'. Choose one of 'auto', 'fp', 'gda', 'sal', 'sadmm'"),
+        (
+            3,
+            _range_error(
+                "method",
+                "ConstrainedClassifier",
+                r"an instance of 'str', an instance of 'type' or an object implementing "
+                r"'bind' and 'loss'",
+                "3",
+            ),
+        ),
+        (
+            SAL(sigma=0.5),
+            _range_error("sigma", "SAL", r"a float in the range \(1\.0, inf\)", "0.5"),
+        ),
+        (
+            SAL(sigma=1.0),
+            _range_error("sigma", "SAL", r"a float in the range \(1\.0, inf\)", "1.0"),
+        ),
+        (SAL(mu_init=-1.0), _range_error("mu_init", "SAL", POSITIVE, "-1.0")),
+        (SAL(eta=1.5), _range_error("eta", "SAL", r"a float in the range \(0\.0, 1\.0\]", "1.5")),
         (SAL(mu_init=10.0, mu_max=1.0), r"SAL: `mu_max`=1.0 must be >= `mu_init`=10.0"),
-        (SAL(n_aug_lag=0), r"SAL: `n_aug_lag` must be an integer >= 1"),
-        (SADMM(rho=0.0), r"SADMM: `rho` must be > 0"),
-        (SADMM(rho=-1.0), r"SADMM: `rho` must be > 0"),
-        (SADMM(predict_with="z"), r"SADMM: unknown `predict_with`='z'"),
-        (GDA(dual_lr=np.nan), r"GDA: `dual_lr` must be a finite number"),
-        (GDA(kp=-1.0), r"GDA: `kp` must be >= 0"),
-        (GDA(nu=1.0), r"GDA: `nu` must lie in \[0, 1\)"),
-        (GDA(penalty=-2.0), r"GDA: `penalty` must be >= 0"),
-        (GDA(order="random"), r"GDA: unknown `order`='random'"),
-        (GDA(augmented="yes"), r"GDA: `augmented` must be True or False"),
-        (FixedPenalty(penalty=np.inf), r"FixedPenalty: `penalty` must be a finite number >= 0"),
+        (
+            SAL(n_aug_lag=0),
+            _range_error("n_aug_lag", "SAL", r"an int in the range \[1, inf\)", "0"),
+        ),
+        (SADMM(rho=0.0), _range_error("rho", "SADMM", POSITIVE, "0.0")),
+        (SADMM(rho=-1.0), _range_error("rho", "SADMM", POSITIVE, "-1.0")),
+        (
+            SADMM(predict_with="z"),
+            _range_error("predict_with", "SADMM", r"a str among \{.*'primal'.*\}", "'z'"),
+        ),
+        (GDA(dual_lr=np.nan), _range_error("dual_lr", "GDA", POSITIVE, "nan")),
+        (GDA(kp=-1.0), _range_error("kp", "GDA", NONNEG, "-1.0")),
+        (GDA(nu=1.0), _range_error("nu", "GDA", r"a float in the range \[0\.0, 1\.0\)", "1.0")),
+        (GDA(penalty=-2.0), _range_error("penalty", "GDA", NONNEG, "-2.0")),
+        (
+            GDA(order="random"),
+            _range_error("order", "GDA", r"a str among \{.*'simultaneous'.*\}", "'random'"),
+        ),
+        (GDA(augmented="yes"), _range_error("augmented", "GDA", BOOL, "'yes'")),
+        (
+            FixedPenalty(penalty=np.inf),
+            _range_error("penalty", "FixedPenalty", f"{NONNEG} or an instance of 'dict'", "inf"),
+        ),
         (FixedPenalty(penalty={"other": 1.0}), r"`penalty` names unknown constraints \['other'\]"),
     ],
 )
@@ -293,33 +375,72 @@ def test_unknown_or_nonsensical_methods(data, method, match):
         _clf(constraints={"l2": L2Norm(1.0)}, method=method).fit(X, y)
 
 
+def _estimator_error(param, allowed, got):
+    return _range_error(param, "ConstrainedClassifier", allowed, got)
+
+
+# Changed by design (issue 15): the per-parameter messages come from
+# scikit-learn's declarative validation.
 @pytest.mark.parametrize(
     "params, match",
     [
         ({"optimizer": "rmsprop"}, r"Unknown `optimizer`='rmsprop'; choose one of"),
-        ({"optimizer": 3}, r"`optimizer` must be a name .* or a torch.optim.Optimizer class"),
-        ({"lr": np.nan}, r"`lr` must be a finite number > 0"),
-        ({"lr": "fast"}, r"`lr` must be a finite number > 0"),
-        ({"max_epochs": 2.0}, r"`max_epochs` must be an integer >= 1; got 2.0"),
-        ({"max_epochs": -3}, r"`max_epochs` must be an integer >= 1"),
-        ({"batch_size": 1.5}, r"`batch_size` must be a positive integer or -1"),
-        ({"tol": -1.0}, r"`tol` must be a finite number >= 0"),
-        ({"verbose": 5}, r"`verbose` must be 0, 1 or 2"),
-        ({"random_state": "seed"}, r"`random_state` must be None or an int"),
-        ({"warm_start": 1}, r"`warm_start` must be True or False"),
+        (
+            {"optimizer": 3},
+            _estimator_error("optimizer", r"an instance of 'str' or an instance of 'type'", "3"),
+        ),
+        ({"lr": np.nan}, _estimator_error("lr", f"None or {POSITIVE}", "nan")),
+        ({"lr": "fast"}, _estimator_error("lr", f"None or {POSITIVE}", "'fast'")),
+        (
+            {"max_epochs": 2.0},
+            _estimator_error("max_epochs", r"an int in the range \[1, inf\)", "2.0"),
+        ),
+        (
+            {"max_epochs": -3},
+            _estimator_error("max_epochs", r"an int in the range \[1, inf\)", "-3"),
+        ),
+        (
+            {"batch_size": 1.5},
+            _estimator_error(
+                "batch_size", r"an int in the range \[1, inf\) or a int among \{-1\}", "1.5"
+            ),
+        ),
+        ({"tol": -1.0}, _estimator_error("tol", NONNEG, "-1.0")),
+        (
+            {"verbose": 5},
+            _estimator_error("verbose", rf"an int in the range \[0, 2\] or {BOOL}", "5"),
+        ),
+        (
+            {"random_state": "seed"},
+            _estimator_error(
+                "random_state", r"an int in the range \[0, 4294967295\], .* or None", "'seed'"
+            ),
+        ),
+        ({"warm_start": 1}, _estimator_error("warm_start", BOOL, "1")),
         (
             {"dual_split": 1.5, "constraints": {"r": PredictionRate(1, lower=0.2)}},
-            r"`dual_split` must be None or a fraction in \(0, 1\)",
+            _estimator_error("dual_split", r"None or a float in the range \(0\.0, 1\.0\)", "1.5"),
         ),
-        ({"distributed": "yes"}, r"`distributed` must be True or False"),
+        ({"distributed": "yes"}, _estimator_error("distributed", BOOL, "'yes'")),
         ({"device": "tpu9"}, r"Unknown `device`='tpu9'"),
-        ({"module_params": [8]}, r"`module_params` must be None or a dict"),
     ],
 )
 def test_bad_estimator_parameters(data, params, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=match):
         _clf(**params).fit(X, y)
+
+
+def test_the_removed_module_params_says_what_replaces_it(data):
+    # Changed by design (issue 15): module_params={...} became module__<arg>
+    # (skorch's convention); the old keyword is an unexpected parameter
+    X, y, _ = data
+    with pytest.raises(
+        TypeError,
+        match=r"got unexpected parameter\(s\) \['module_params'\]; the keyword arguments of "
+        r"the module's constructor are passed as module__<arg>",
+    ):
+        _clf(module_params={"width": 8}).fit(X, y)
 
 
 def test_modules_that_do_not_fit_the_data(data):
@@ -339,24 +460,38 @@ def test_modules_that_do_not_fit_the_data(data):
     with pytest.raises(
         ValueError,
         match=r"returns \(2,\) for 2 samples; ConstrainedRegressor needs one output "
-        r"per target column: \(2, 1\)",
+        r"per target: \(2, 1\)\. Size its last layer to 1 outputs",
     ):
         ConstrainedRegressor(module=flat, max_epochs=1).fit(X, X[:, 0])
+    # the module's keyword arguments are module__<arg> (issue 15; was module_params)
     with pytest.raises(
-        TypeError, match=r"`module` MLP could not be built with module_params=\{'width': 8\}"
+        TypeError,
+        match=r"`module` MLP could not be built with \{'module__width': 8\}.*Pass as "
+        r"module__<arg> the keyword arguments its constructor takes",
     ):
         _clf(module__width=8).fit(X, y)
     with pytest.raises(
-        ValueError, match=r"`module` MLP could not be built with module_params=.*negative dimension"
+        ValueError,
+        match=r"`module` MLP could not be built with \{'module__hidden_layer_sizes'.*negative "
+        r"dimension",
     ):
         _clf(module__hidden_layer_sizes=(-1,)).fit(X, y)
     with pytest.raises(TypeError, match=r"`module` Linear could not be built .*missing 2 required"):
         _clf(module=torch.nn.Linear).fit(X, y)
+    # scikit-learn's declarative validation (issue 15)
     with pytest.raises(
-        TypeError, match=r"`module` must be None, a torch.nn.Module class or instance; got 'mlp'"
+        TypeError,
+        match=_estimator_error(
+            "module",
+            r"None, an instance of 'type' or an instance of 'torch\.nn\.modules\.module\.Module'",
+            "'mlp'",
+        ),
     ):
         _clf(module="mlp").fit(X, y)
-    with pytest.raises(ValueError, match="`module_params` apply only when `module` is a class"):
+    with pytest.raises(
+        ValueError,
+        match=r"`module__` parameters \(\['bias'\]\) apply only when `module` is a class",
+    ):
         _clf(module=torch.nn.Linear(3, 2), module__bias=False).fit(X, y)
 
 
@@ -446,25 +581,29 @@ def test_unreachable_rates_keep_the_least_violated_iterate():
     with pytest.warns(ConvergenceWarning) as record:
         clf.fit(X, y)
     message = str(record[0].message)
-    assert "'tpr': achieved value" in message and "'fpr': achieved value" in message
+    # the wording of the one feasibility module (issue 15): value against level
+    assert "'tpr': value" in message and "against lower=1" in message
+    assert "'fpr': value" in message and "against upper=0" in message
     assert "feasible_ is False" in message
     assert not clf.feasible_ and clf.n_iter_ == 10
     assert clf.best_epoch_ < 10 and f"iterate of epoch {clf.best_epoch_} (best_epoch_)" in message
     values = clf.evaluate_constraints(X, y)
     assert values == pytest.approx(clf.constraint_values_)
-    assert f"achieved value {values['tpr']:.6g}" in message
+    assert f"'tpr': value {values['tpr']:.6g}" in message
 
     def violation(v):
         return max(1.0 - v["tpr"], v["fpr"])
 
-    # the returned iterate is less violated than the last one (kept for resuming)
-    last = copy.deepcopy(clf)
-    last.module_.load_state_dict(clf._resume_["module"])
-    assert violation(values) < violation(last.evaluate_constraints(X, y))
+    # the returned iterate is less violated than the last one: every epoch's
+    # true values on the training data are in its history_ record
+    assert clf.history_[clf.best_epoch_ - 1]["selected"]
+    last = clf.history_[-1]["selection"]
+    assert last["data"] == "training"
+    assert violation(values) < violation(last["constraints"])
     assert np.isfinite(clf.predict_proba(X)).all()
 
 
-def test_a_level_met_earlier_keeps_the_last_iterate_and_says_so(data):
+def test_a_level_met_earlier_returns_that_epoch(data):
     rng = np.random.RandomState(0)
     X = rng.randn(200, 5)
     y = (X[:, 0] + 0.3 * rng.randn(200) > 0).astype(int)
@@ -476,12 +615,17 @@ def test_a_level_met_earlier_keeps_the_last_iterate_and_says_so(data):
         random_state=0,
         module__dropout=0.2,
     )
-    with pytest.warns(
-        ConvergenceWarning, match="Epoch 1 met the constraints .* the last iterate is returned"
-    ):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
         clf.fit(X, y)
     assert clf.history_[0]["constraints"]["c"] < 21.5 < clf.history_[-1]["constraints"]["c"]
-    assert clf.best_epoch_ == 6 and not clf.feasible_
+    # Changed by design (issue 15, the returned-iterate rule): when the last
+    # epoch is infeasible, the feasible epoch with the lowest objective is
+    # returned (was: the last iterate, with a warning), and the fit says why
+    assert clf.best_epoch_ == 1 and clf.feasible_
+    assert clf.selection_reason_ == "the feasible epoch with the lowest objective"
+    assert [h["epoch"] for h in clf.history_ if h.get("selected")] == [1]
+    assert clf.evaluate_constraints(X)["c"] == pytest.approx(clf.history_[0]["constraints"]["c"])
 
 
 def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
@@ -502,56 +646,79 @@ def test_trying_the_best_iterate_leaves_the_returned_fit_intact(data5):
     assert [e["outer_iteration"] for e in clf.method_.log_] == [1, 2, 3, 4, 5, 6]
 
 
-def test_best_iterate_tracking_order():
-    monitor = ConstraintMonitor(tol=1e-3).initialize()
-    monitor._snapshot = {"epoch": 0}
-    monitor._scales = {
-        "c": 1.0,
-        "b": 10.0,
-    }  # max(1, |level|): a level-free constraint, a bound of 10
+def _fake_net():
+    """What the training callbacks see of a net: its history, module, method and evaluators."""
+    torch.manual_seed(0)
+    return types.SimpleNamespace(
+        history=[],
+        module_=torch.nn.Linear(2, 2),
+        device="cpu",
+        method_=FixedPenalty().bind({}, device=torch.device("cpu")),
+        evaluators_={},
+    )
 
-    def epoch(n, viol, value, objective, name="c"):
-        monitor._snapshot = {"epoch": n}
-        monitor._track_best(
+
+def _returned_epoch(rows, prefer_last=False, tol=1e-3):
+    """Run :class:`BestIterate` over epoch records ``(c, b, objective)`` as a fit would.
+
+    ``c`` is the largest violation of a level-free constraint (tolerance
+    scale 1), ``b`` that of a bound of 10 (scale 10).
+    """
+    constraints = {"c": NonNegativity(), "b": L2Norm(bound=10.0)}
+    net = _fake_net()
+    best = BestIterate(constraints, tol, prefer_last=prefer_last).initialize()
+    for epoch, (c, b, objective) in enumerate(rows, start=1):
+        net.history.append(
             {
-                "epoch": n,
+                "epoch": epoch,
                 "objective": objective,
-                "violations": {name: viol},
-                "constraints": {name: value},
+                "constraints": {"c": -c, "b": 10.0 + b},
+                "largest_violations": {"c": c, "b": b},
             }
         )
-        return monitor.best_["epoch"]
+        best.on_epoch_end(net)
+    best.on_train_end(net)
+    assert [r["epoch"] for r in net.history if r.get("selected")] == [best.chosen_]
+    return best.chosen_, best.reason_
 
-    assert epoch(1, 2.0, 4.0, 1.0) == 1
-    assert epoch(2, 3.0, 5.0, 0.1) == 1  # more violated: not better, whatever the objective
-    assert epoch(3, [0.5, 0.1], 10.0, 9.0) == 3  # largest violation 0.5 < 2
-    # the scale is the level's, not the value's: a larger value (here the
-    # total violation of a simplex) never makes a larger violation look smaller
-    assert epoch(4, 0.19, 1.78, 0.5) == 4
-    assert epoch(5, 0.119, 0.475, 3.0) == 5
-    assert epoch(6, 5e-4, 0.2, 2.0) == 6  # within tol: counts as feasible
-    assert epoch(7, 0.0, 0.2, 1.5) == 7  # feasible too, lower objective
-    assert epoch(8, 0.0, 0.2, 1.5) == 7  # a tie keeps the earlier one
-    assert epoch(9, 5e-3, 100.0, 1.0, name="b") == 9  # within tol * 10 of a bound of 10
+
+def test_best_iterate_choice():
+    # Rewritten for the returned-iterate rule of issue 15 (was the least
+    # violated iterate of the old ConstraintMonitor): feasible epochs first, by
+    # objective; with none, TFCO's best worse rank over (objective, violation).
+    rows = [(2.0, 0.0, 1.0)]
+    assert _returned_epoch(rows)[0] == 1
+    rows.append((3.0, 0.0, 1.5))  # more violated and a worse objective: never returned
+    assert _returned_epoch(rows)[0] == 1
+    # less violated at a slightly worse objective: the better compromise; the
+    # scale is the level's, so b's violation of 3 (scaled 0.3) beats c's 2
+    rows.append((0.0, 3.0, 1.2))
+    epoch, reason = _returned_epoch(rows)
+    assert epoch == 3 and "no epoch meets every level" in reason
+    rows.append((0.0, 5e-3, 2.0))  # within tol * 10 of a bound of 10: feasible
+    assert _returned_epoch(rows)[0] == 4  # feasible beats any infeasible objective
+    rows.append((5e-4, 0.0, 1.5))  # within tol: feasible too, lower objective
+    assert _returned_epoch(rows)[0] == 5
+    rows.append((0.0, 0.0, 1.5))  # a tie keeps the earlier one
+    assert _returned_epoch(rows)[0] == 5
+    rows.append((5e-3, 0.0, 0.1))  # beyond tol of a level-free constraint: infeasible
+    epoch, reason = _returned_epoch(rows)
+    assert epoch == 5 and reason == "the feasible epoch with the lowest objective"
+    assert _returned_epoch(rows, prefer_last=True)[0] == 5  # the last epoch is infeasible
+    rows.append((0.0, 0.0, 3.0))
+    assert _returned_epoch(rows)[0] == 5
+    # weight constraints without validation keep the last epoch when it is feasible
+    assert _returned_epoch(rows, prefer_last=True) == (8, "the last epoch (feasible)")
 
 
 def test_tolerance_scale_is_the_level():
-    from sklearn_constrained.constraints import (
-        DemographicParity,
-        L2Norm,
-        NonNegativity,
-        Orthogonality,
-        PredictionRate,
-        Simplex,
-    )
-
-    assert L2Norm(bound=250.0)._tolerance_scale() == 250.0
-    assert L2Norm(bound=0.5)._tolerance_scale() == 1.0
-    assert DemographicParity(bound=0.05)._tolerance_scale() == 1.0
-    assert PredictionRate(label=0, lower=0.7, upper=0.9)._tolerance_scale() == 1.0
-    assert Orthogonality()._tolerance_scale() == 1.0
-    assert NonNegativity()._tolerance_scale() == 1.0
-    assert Simplex(params="*")._tolerance_scale() == 1.0
+    assert tolerance_scale(L2Norm(bound=250.0)) == 250.0
+    assert tolerance_scale(L2Norm(bound=0.5)) == 1.0
+    assert tolerance_scale(DemographicParity(bound=0.05)) == 1.0
+    assert tolerance_scale(PredictionRate(label=0, lower=0.7, upper=0.9)) == 1.0
+    assert tolerance_scale(Orthogonality()) == 1.0
+    assert tolerance_scale(NonNegativity()) == 1.0
+    assert tolerance_scale(Simplex(params="*")) == 1.0
 
 
 # ----------------------------------------------------------------------------
@@ -605,7 +772,7 @@ def test_divergence_keeps_the_last_finite_epoch(data5):
     never = copy.deepcopy(module)
     never.after = 10**9
     ref = ConstrainedClassifier(module=never, max_epochs=3, **kw).fit(X, y)
-    for p, q in zip(clf.module_.parameters(), ref.module_.parameters()):
+    for p, q in zip(clf.module_.parameters(), ref.module_.parameters(), strict=True):
         assert torch.equal(p, q)
     assert np.array_equal(proba, ref.predict_proba(X))
     # training can go on from there (with a fresh optimizer)
@@ -633,10 +800,11 @@ def test_divergence_from_the_first_epoch_returns_the_initial_model(data5, params
     assert clf.best_epoch_ == 0 and clf.n_iter_ == 0
     assert np.isfinite(clf.predict_proba(X * 100)).all()
     # the weights are the initial ones (the module built from random_state=0)
+    # (the default module, an MLP, is built first thing after seeding)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        init = clf._build_module(5, 2, (5,))
-    for p, q in zip(clf.module_.parameters(), init.parameters()):
+        init = MLP(5, 2)
+    for p, q in zip(clf.module_.parameters(), init.parameters(), strict=True):
         assert torch.equal(p, q)
 
 
@@ -647,15 +815,18 @@ def test_restore_finite_falls_back_to_an_earlier_state():
     overflow = {
         k: torch.full_like(v, 3e38) for k, v in good.items()
     }  # finite weights, infinite outputs
-    net = types.SimpleNamespace(
-        module_=module, device="cpu", infer=module, method_=FixedPenalty()._setup({})
-    )
-    monitor = ConstraintMonitor().initialize()
-    method_state = net.method_._get_state()
-    monitor._snapshot = {"module": overflow, "method": method_state, "epoch": 7}
-    monitor._prev_snapshot = {"module": good, "method": method_state, "epoch": 6}
+    net = _fake_net()
+    net.module_ = module
+    guard = DivergenceGuard().initialize()
+    method_state = net.method_.state_dict()
+    # the guard keeps the last finite epoch and the one before it
+    guard.snapshot_ = {"module": overflow, "method": method_state, "evaluators": {}, "epoch": 7}
+    guard.previous_ = {"module": good, "method": method_state, "evaluators": {}, "epoch": 6}
     X = torch.ones(5, 2)
-    assert monitor.restore_finite(net, X) == 6
+    assert guard.restore_finite(net, X) == 6
     assert torch.isfinite(module(X)).all()
-    monitor._prev_snapshot = None
-    assert monitor.restore_finite(net, X) is None  # nothing finite: the caller raises
+    guard.previous_ = None
+    assert guard.restore_finite(net, X) is None  # nothing finite: the caller raises
+    # an extra snapshot (a kept candidate) is tried last
+    extra = {"module": good, "method": method_state, "evaluators": {}, "epoch": 2}
+    assert guard.restore_finite(net, X, [extra]) == 2

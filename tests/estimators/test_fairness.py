@@ -1,5 +1,7 @@
-"""Fairness constraints on German credit, metadata routing, scorers and
-best_feasible, errors, held-out dual estimates and batches missing a group.
+"""Fairness constraints on German credit, and what surrounds them.
+
+Metadata routing, scorers and best_feasible, errors, held-out dual
+estimates and batches missing a group.
 """
 
 import warnings

@@ -104,7 +104,8 @@ def test_file_holds_only_tensors_and_json(data, tmp_path):
     payload = torch.load(path, weights_only=True)
     assert set(payload) == {"meta", "tensors"}
     meta = json.loads(payload["meta"])
-    assert meta["format"] == "sklearn-constrained/1"
+    # format 2 since the redesign of issue 15 (every component saved as its state_dict())
+    assert meta["format"] == "sklearn-constrained/2"
     assert meta["estimator"] == "sklearn_constrained._classifier:ConstrainedClassifier"
     assert meta["params"]["__dict__"]["constraints"]["__dict__"]["nn"]["__object__"].endswith(
         ":NonNegativity"

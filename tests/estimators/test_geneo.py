@@ -1,5 +1,7 @@
-"""GENEONet: its operators are non-expansive and equivariant, its gradients
-are right, and L-BFGS with S-ADMM trains it to useful accuracy with its
+"""GENEONet: a white-box model trained under its interpretability constraints.
+
+Its operators are non-expansive and equivariant, its gradients are right,
+and L-BFGS with S-ADMM trains it to useful accuracy with its
 interpretability constraints met to 1e-6.
 """
 
@@ -98,7 +100,7 @@ def test_gradients_match_finite_differences():
     def loss():
         return F.cross_entropy(net(x), y)
 
-    grads = dict(zip(params, torch.autograd.grad(loss(), list(params.values()))))
+    grads = dict(zip(params, torch.autograd.grad(loss(), list(params.values())), strict=True))
     eps = 1e-6
     for name in ("radius", "radial_width", "orientation", "oriented_width", "threshold", "mixing"):
         p = params[name]
@@ -128,7 +130,7 @@ def test_features_threshold_after_pooling_equals_thresholding_first():
 
 def test_initialisation_is_deterministic_and_feasible():
     a, b = GENEONet(64, 10), GENEONet(64, 10)
-    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+    for (n, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q), n
     for name in NONNEG:
         assert (getattr(a, name) >= 0).all()

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_constrained import ConstrainedClassifier, ConstrainedRegressor
 from sklearn_constrained.constraints import L1Norm, L2Norm, NonNegativity
@@ -41,7 +42,13 @@ def test_unknown_optimizer(data):
 def test_negative_or_nan_bound(data, cls, bound):
     X, y = data
     clf = ConstrainedClassifier(constraints={"c": cls(bound=bound)}, max_epochs=1)
-    with pytest.raises(ValueError, match=rf"{cls.__name__}: `bound` must be a number >= 0"):
+    # scikit-learn's declarative validation (issue 15) words the message; the
+    # hint says what to set
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"The 'bound' parameter of {cls.__name__} must be a float in the range "
+        r"\[0.0, inf\)\. Got .* instead\. Set it to the level",
+    ):
         clf.fit(X, y)
 
 
@@ -65,7 +72,13 @@ def test_constraint_name_with_double_underscore(data):
 
 def test_constraints_must_be_a_dict(data):
     X, y = data
-    with pytest.raises(TypeError, match=r"`constraints` must be None or a dict"):
+    # scikit-learn's declarative validation (issue 15): InvalidParameterError
+    # is a TypeError and a ValueError
+    with pytest.raises(
+        TypeError,
+        match=r"The 'constraints' parameter of ConstrainedClassifier must be None or an "
+        r"instance of 'dict'\. Got \[L2Norm\(.*\)\] instead",
+    ):
         ConstrainedClassifier(constraints=[L2Norm(1.0)], max_epochs=1).fit(X, y)
 
 
@@ -81,14 +94,23 @@ def test_pattern_matching_nothing(data):
 @pytest.mark.parametrize(
     "method, match",
     [
-        (GDA(dual_lr=-0.1), r"GDA: `dual_lr` must be > 0"),
-        (GDA(dual_optimizer="adam"), r"unknown `dual_optimizer`='adam'"),
-        (FixedPenalty(penalty=-1.0), r"`penalty` must be a finite number >= 0"),
+        (GDA(dual_lr=-0.1), r"The 'dual_lr' parameter of GDA must be a float in the range \(0"),
+        (
+            GDA(dual_optimizer="adam"),
+            r"The 'dual_optimizer' parameter of GDA must be a str among \{.*'sgd'.*\}.*\. "
+            r"Got 'adam' instead",
+        ),
+        (
+            FixedPenalty(penalty=-1.0),
+            r"The 'penalty' parameter of FixedPenalty must be a float in the range \[0.0, inf\)",
+        ),
     ],
 )
 def test_nonsensical_method_parameters(data, method, match):
+    # scikit-learn's declarative validation (issue 15) words the messages: the
+    # parameter, what it must be, and what was given
     X, y = data
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidParameterError, match=match):
         ConstrainedClassifier(constraints={"l2": L2Norm(1.0)}, method=method, max_epochs=1).fit(
             X, y
         )
@@ -97,9 +119,22 @@ def test_nonsensical_method_parameters(data, method, match):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"max_epochs": 0}, "`max_epochs` must be an integer >= 1"),
-        ({"batch_size": 0}, "`batch_size` must be a positive integer or -1"),
-        ({"lr": -1.0}, "`lr` must be a finite number > 0"),
+        # scikit-learn's declarative validation (issue 15) words the first three
+        (
+            {"max_epochs": 0},
+            r"The 'max_epochs' parameter of ConstrainedRegressor must be an int in the range "
+            r"\[1, inf\)\. Got 0 instead",
+        ),
+        (
+            {"batch_size": 0},
+            r"The 'batch_size' parameter of ConstrainedRegressor must be an int in the range "
+            r"\[1, inf\) or a int among \{-1\}\. Got 0 instead",
+        ),
+        (
+            {"lr": -1.0},
+            r"The 'lr' parameter of ConstrainedRegressor must be None or a float in the range "
+            r"\(0.0, inf\)\. Got -1.0 instead",
+        ),
         ({"device": "tpu9"}, "Unknown `device`='tpu9'"),
     ],
 )

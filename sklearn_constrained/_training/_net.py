@@ -173,7 +173,7 @@ class ConstrainedNet(NeuralNet):
     def release(self):
         """Drop the references to the fit's method, evaluators and held-out data."""
         self.method_ = self.evaluators_ = self.step_evaluators_ = self.dual_stream_ = None
-        self.sums_ = None
+        self.sums_ = self.train_iterator_ = None  # the fitted estimator keeps no training data
         return self
 
     # -- the step ---------------------------------------------------------------

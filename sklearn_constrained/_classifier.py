@@ -24,48 +24,79 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
     ----------
     module : None, torch.nn.Module class or instance, default=None
         ``None`` builds an :class:`~sklearn_constrained.models.MLP` with one
-        hidden layer of 64 units; a class from :mod:`sklearn_constrained.models`
-        is sized from the data (``module_params`` gives its other arguments);
-        another ``nn.Module`` class is built with ``module_params``; an
-        instance is copied, never modified. Its output width must equal the
-        number of classes.
+        hidden layer of 64 units. A class with a ``from_data`` classmethod
+        (every class of :mod:`sklearn_constrained.models`) is sized from the
+        data; another ``nn.Module`` class whose constructor takes
+        ``n_features`` and/or ``n_outputs`` gets them from the data; the
+        ``module__<arg>`` parameters give its other arguments. An instance is
+        copied, never modified. Its output width must equal the number of
+        classes.
     constraints : None or dict of str to Constraint, default=None
         The constraints, by name; each level is reachable as
         ``constraints__<name>__<param>``.
-    method : {"gda", "fp"} or ConstrainedMethod, default="gda"
-        How the constraints are enforced; its parameters are reachable as
-        ``method__<param>``.
+    method : {"auto", "fp", "sal", "sadmm", "gda"} or ConstrainedMethod, default="auto"
+        How the constraints are enforced. ``"auto"`` is self-tuning and needs
+        no step size; the others are the methods of
+        :mod:`sklearn_constrained.methods` at their defaults. Its parameters
+        are reachable as ``method__<param>``.
     optimizer : {"adam", "adamw", "sgd", "lbfgs"} or torch.optim.Optimizer class, default="adam"
         The primal optimizer. ``"lbfgs"`` trains full batch with a strong
         Wolfe line search (one L-BFGS step per epoch).
     lr : float, default=None
         Primal learning rate; ``None`` means 0.01 (1.0 for L-BFGS).
     max_epochs : int, default=100
-        Passes over the training data.
+        The most passes over the training data.
     batch_size : int, default=128
         Mini-batch size; -1 for full batch.
     device : str, default="auto"
         ``"auto"`` trains on CUDA when available, else the CPU.
     random_state : None or int, default=None
-        Seeds the module's initialisation, the batch order and dropout; the
-        same int gives the same model on the same machine. The global torch
-        RNG is left untouched.
+        Seeds the module's initialisation, the batch order, the held-out
+        splits and dropout; the same int gives the same model on the same
+        machine. The global torch RNG is left untouched.
     verbose : int, default=0
-        1 shows a progress bar and one line per epoch (objective, constraint
-        values, multipliers).
-    module_params : dict, default=None
-        Keyword arguments for the module class.
+        1 shows a progress bar and one line per epoch: the objective, each
+        constraint's value against its level (``ok`` or ``VIOLATED``; ``~``
+        marks the running estimate of a data-dependent constraint), the true
+        values of the epoch's check and the multipliers. 2 also prints every
+        entry of the multipliers and the penalty.
+    validation_fraction : float, default=None
+        Fraction in (0, 1) of the training data held out (stratified by class
+        and group) on which the objective and every constraint are evaluated
+        at every epoch (``history_``'s ``valid_objective`` and
+        ``valid_constraints``) and the returned epoch is chosen. A group too
+        small to be split is an error that names it.
+    margin : None, float or "auto", default=None
+        Tighten every data-dependent level during training: by a fixed amount
+        (in the units of the constraint's value), or ``"auto"``: by the
+        estimated sampling error of the constraint for data of the size of
+        the validation part (or of the training data when there is none), so
+        that the user's level holds on unseen data from the same
+        distribution with about 95% confidence. The levels in
+        ``constraints`` and every report stay the user's; ``history_`` records
+        the ``margins`` used.
+    callbacks : None or list of skorch callbacks, default=None
+        Run with the library's own (after them, before the stopping test);
+        they see plain targets and the epoch's record in ``net.history``.
+        Copies are used: the objects passed are not modified.
     tol : float, default=1e-3
-        Feasibility tolerance for ``feasible_``: a constraint counts as met
-        when its largest violation is at most ``tol * max(1, |level|)``
-        (the level's magnitude, e.g. ``bound``; 1 for ``w >= 0``).
+        Feasibility tolerance: a constraint counts as met when its largest
+        violation is at most ``tol * max(1, |level|)`` (the level's
+        magnitude, e.g. ``bound``; 1 for ``w >= 0``).
+    n_iter_no_change : int, default=None
+        Stop when the objective has not improved by more than
+        ``objective_tol`` (relative) for this many epochs and every level
+        holds (scikit-learn's ``MLPClassifier`` rule); ``None`` trains
+        ``max_epochs`` epochs.
+    objective_tol : float, default=1e-4
+        The relative improvement of the objective that counts for
+        ``n_iter_no_change``.
     dual_split : float, default=None
         Fraction in (0, 1) of the training data held out (stratified by group
         and class) to estimate the data-dependent constraints for the
         multipliers and to pick the best feasible iterate, so that the
         multipliers learn from samples the weights never fit (Cotter et al.
-        2019). Ignored when no constraint depends on the data. Off by
-        default: a small held-out part gives noisy rates for small groups.
+        2019). Ignored when no constraint depends on the data.
     distributed : bool, default=False
         Data-parallel training over an initialised ``torch.distributed``
         process group (launch with ``torchrun``; every rank calls ``fit`` with
@@ -79,56 +110,72 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         more epochs from the full state of the previous fit instead of
         starting afresh: the last training iterate's weights (not the
         returned best or split copy), the primal optimizer's state, the
-        method's state (multipliers, PI errors, SAL's penalty, best violation
-        and outer counters, S-ADMM's split copies and duals), the running
-        statistics of rate constraints, the batch order and the random
-        streams; ``history_`` keeps growing. On the CPU, ``n`` epochs and
-        then ``m`` more give bit-identical results to ``n + m`` epochs in one
-        fit (also across :meth:`save`/:meth:`load`). The method and the
-        constraints' names, classes and parameter selections must stay the
-        same (levels and the method's parameters may change), as must the
-        features, classes and sensitive groups.
+        method's state, the running statistics of rate constraints, the
+        batch order and the random streams; ``history_`` keeps growing. On
+        the CPU, ``n`` epochs and then ``m`` more give bit-identical results
+        to ``n + m`` epochs in one fit (also across :meth:`save`/:meth:`load`).
+        The method and the constraints' names, classes and parameter
+        selections must stay the same (levels and the method's parameters may
+        change), as must the features, classes and sensitive groups.
+    **kwargs : module__<arg>
+        Keyword arguments of the module's constructor, skorch's convention
+        (``module__hidden_layer_sizes=(32,)``): parameters like any other for
+        ``get_params``, ``set_params``, ``clone`` and ``GridSearchCV``.
 
     Attributes
     ----------
     classes_ : ndarray
         The class labels; ``predict`` returns labels from it.
     n_features_in_ : int
+    n_outputs_ : int
+        The module's output width (the number of classes).
+    input_shape_ : tuple
+        The shape of one sample.
     module_ : torch.nn.Module
         The trained module.
     net_ : skorch.NeuralNet
         The skorch net that trained it.
     method_ : ConstrainedMethod
-        The fitted copy of the method (multiplier tensors, dual state).
+        The fitted copy of the method (multipliers, dual state).
     multipliers_ : dict of str to ndarray
         Final Lagrange multipliers (the fixed penalties for ``"fp"``).
     feasible_ : bool
-        Whether every constraint holds on the training data at the end.
+        Whether every constraint holds on the training data, at the user's
+        levels, for the returned model.
     constraint_values_ : dict of str to float
-        Each constraint's value on the training data at the end.
+        Each constraint's true value on the training data.
+    validation_constraint_values_ : dict of str to float
+        With ``validation_fraction``: the values on the validation part.
     history_ : list of dict
         One record per epoch: ``objective``, ``loss`` (the Lagrangian or
-        penalised loss), ``constraints`` and ``multipliers`` by name,
-        ``penalty``, ``duration``.
+        penalised loss), ``constraints`` (values), ``violations``,
+        ``largest_violations``, ``multipliers``, ``penalty``, ``duration``;
+        ``selection`` (the true values and objective of the epoch's check),
+        ``valid_objective``/``valid_constraints``, ``margins``; ``selected``
+        on the returned epoch; ``stopped`` on the last epoch of a fit that
+        stopped by itself. The guide "Reading history_" lists them all.
     n_iter_ : int
         Epochs run (over every ``warm_start`` continuation).
     best_epoch_ : int
-        The epoch whose state ``module_`` holds (0: the initial weights,
-        after a divergence in the first epoch): the last one, or the best
-        feasible iterate kept for rate constraints, or -- when no epoch met
-        the constraints -- the epoch with the smallest violation (ties: the
-        lower objective), if it is less violated on the training data than
-        the last one; the :class:`~sklearn.exceptions.ConvergenceWarning`
-        then says so and reports the achieved values.
+        The epoch whose state ``module_`` holds (see Notes).
+    selection_reason_ : str
+        Why that epoch was returned.
+    group_labels_ : ndarray or None
+        The groups of ``sensitive_features``, in the order of the multipliers.
 
     Notes
     -----
-    **Infeasible levels.** When a level cannot be met (a rate the data
-    cannot reach, contradictory constraints), ``fit`` still finishes: it sets
-    ``feasible_ = False``, warns with the achieved values and returns the
-    least violated iterate (``best_epoch_``). When some epoch did meet the
-    constraints but the last one does not (the method has not settled), the
-    last iterate is returned and the warning names that epoch.
+    **The returned model.** With weight constraints only (and no
+    validation part), the last epoch when it meets every level. Otherwise,
+    each epoch is checked as ``predict`` sees it (on the validation part,
+    or on the training data when a constraint depends on the data) and the
+    feasible epoch with the lowest objective is returned. When no epoch
+    meets every level (a rate the data cannot reach, contradictory
+    constraints, too short a budget), ``fit`` still finishes: it returns the
+    epoch with the best worse rank by objective and by violation (the rule
+    of TFCO's ``find_best_candidate_index``: never an untrained model for a
+    slightly smaller violation), sets ``feasible_ = False`` and warns with
+    the values against the levels and the epoch returned.
 
     **Divergence.** When the loss, a weight or a multiplier becomes NaN or
     infinite, training stops with a :class:`RuntimeWarning` and the model

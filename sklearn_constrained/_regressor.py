@@ -18,18 +18,32 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
 
     Parameters
     ----------
-    module, constraints, method, optimizer, lr, max_epochs, batch_size, device, random_state, verbose, validation_fraction, margin, callbacks, tol, dual_split, distributed, warm_start, module__<arg>
-        As in :class:`ConstrainedClassifier` (with ``warm_start``, the target
-        standardisation of the first fit is kept).
+    module, constraints, method, optimizer, lr, max_epochs, batch_size : see below
+        As in :class:`ConstrainedClassifier`.
+    device, random_state, verbose, validation_fraction, margin, callbacks : see below
+        As in :class:`ConstrainedClassifier`.
+    tol, n_iter_no_change, objective_tol, dual_split, distributed : see below
+        As in :class:`ConstrainedClassifier`.
+    warm_start : bool, default=False
+        As in :class:`ConstrainedClassifier` (the target standardisation of
+        the first fit is kept).
     standardize_target : bool, default=True
         Train on ``(y - mean) / std`` and map predictions back, so that the
         default learning rate suits targets of any scale. Loss-based
         constraints are stated in the units of ``y`` either way.
+    **kwargs : module__<arg>
+        Keyword arguments of the module's constructor (skorch's convention).
 
     Attributes
     ----------
-    n_features_in_, module_, net_, method_, multipliers_, feasible_, constraint_values_, history_, n_iter_, best_epoch_
+    n_features_in_, n_outputs_, input_shape_, module_, net_, method_ : see below
         As in :class:`ConstrainedClassifier`.
+    multipliers_, feasible_, constraint_values_, history_, n_iter_ : see below
+        As in :class:`ConstrainedClassifier`.
+    best_epoch_, selection_reason_, validation_constraint_values_ : see below
+        As in :class:`ConstrainedClassifier`.
+    y_ndim_ : int
+        The number of dimensions of the ``y`` seen in fit (1: predictions are 1-d).
     y_mean_, y_scale_ : ndarray
         The target standardisation (zeros and ones when it is off).
 

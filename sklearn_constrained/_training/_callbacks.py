@@ -357,6 +357,15 @@ class Progress(Callback):
         from tqdm.auto import tqdm
 
         self.bar_ = tqdm(total=self.max_epochs, desc="constrained fit", unit="epoch", leave=False)
+        if not len(net.history):
+            self.bar_.write(self.HEADER)
+
+    #: printed once at the start of a fit: how to read the lines
+    HEADER = (
+        "Each line: the epoch's mean objective; each constraint's value/level, ok or VIOLATED "
+        "(~: a running estimate over the epoch's batches); the check of the model at the "
+        "epoch's end as predict sees it (true values); the largest multiplier of each constraint."
+    )
 
     def _constraint(self, name, value, worst, running):
         c = self.constraints[name]

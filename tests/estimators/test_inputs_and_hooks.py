@@ -129,3 +129,24 @@ def test_item_12_user_callbacks_run_with_the_library_ones():
     assert user["CountEpochs"].epochs_ == 4
     assert all("train_acc" in r for r in clf.history_)
     assert 0.5 < clf.history_[-1]["train_acc"] <= 1.0
+
+
+def test_item_9_verbose_lines_show_values_against_levels(capsys):
+    from sklearn_constrained.constraints import PredictionRate
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ConstrainedClassifier(constraints={"rate": PredictionRate(1, upper=0.3), "l2": L2Norm(9.0)},
+                              method="gda", max_epochs=2, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "running estimate" in text  # the header says what the numbers are
+    lines = [line for line in text.splitlines() if "epoch    2" in line]
+    assert lines, text
+    line = lines[-1]
+    assert "/0.3 " in line and "/9 " in line  # value/level for each constraint
+    assert ("ok" in line or "VIOLATED" in line) and "check on training data" in line
+    assert "~" in line  # the running estimate of the rate is marked as such

@@ -130,7 +130,7 @@ def test_robustness_smallest(tmp_path):
     figures = robustness.run(quick=True, out_dir=tmp_path)
     text = (tmp_path / "robustness.md").read_text()
     assert "Command: `python -m benchmarks.robustness --quick`" in text
-    assert "| problem | source | fp | gda | sal | sadmm" in text
+    assert "| stable up to scale (est.) | fp | gda | sal | sadmm" in text
     assert "S-ADMM is not applicable to 1 of 2 problems" in text and "ramirez-ex1-eps0.3" in text
     # every method has a share-solved and a false-success figure; the goals
     assert len(figures) == 2 * len(robustness.METHODS)

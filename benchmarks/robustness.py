@@ -213,6 +213,7 @@ def run_one(case, method, max_iter):
     run.x = np.asarray(res.x, dtype=np.float64).reshape(-1).tolist()
     run.success, run.message, run.fun = bool(res.success), str(res.message), float(res.fun)
     run.status = int(res.status)
+    run.outcome = "pending"  # classify() decides
     try:
         run.multipliers = [
             np.asarray(m, dtype=np.float64).reshape(-1).tolist() for m in res.multipliers

@@ -509,11 +509,12 @@ def report(runs, skipped, methods, problems, max_iter, scales, cmd, seconds, mac
         lines += [f"`{m}`: skipped, `minimize` does not accept it here ({why.splitlines()[0]})", ""]
     if bad_rows:
         lines += [
-            "<details><summary>The false successes (|x - x*| is the relative distance to the "
-            "nearest minimiser, violation relative to max(1, |level|))</summary>",
+            "<details><summary>The false successes (distance: the largest relative "
+            "distance of a coordinate to the nearest minimiser; violation relative to "
+            "max(1, |level|))</summary>",
             "",
             md_table(
-                ["problem", "scale", "start", "method", "|x - x*|", "violation", "f", "f*"],
+                ["problem", "scale", "start", "method", "distance to x*", "violation", "f", "f*"],
                 bad_rows,
             ),
             "",

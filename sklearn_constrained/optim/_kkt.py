@@ -25,7 +25,11 @@ Tolerances (scale-free where the library's feasibility rule allows):
   ``G`` scales with the objective, so a problem multiplied by a constant gets
   the same verdict once ``gradient_scale`` (the size of a typical gradient,
   e.g. ``|grad f(x0)|_inf`` at the start) is passed scaled alike; its
-  default 1.0 makes the test absolute for gradients below 1;
+  default 1.0 makes the test absolute for gradients below 1. A caller such
+  as ``minimize`` should pass ``max(1, |grad f(x0)|_inf)``: the floor keeps a
+  start at the objective's unconstrained minimum (``grad f(x0) = 0``, e.g.
+  HS28 from the origin) from making the test relative to a vanishing
+  gradient, which rejects a true solution;
 - **dual feasibility**: an inequality multiplier may be negative only where
   its term is negligible, ``|lambda| |grad g|_inf <= optimality_tol * G``;
 - **complementarity**: an inequality whose multiplier matters
@@ -315,7 +319,9 @@ def check_kkt(
     gradient_scale : float, default=1.0
         The size of a typical objective gradient. Pass ``|grad f(x0)|_inf``
         (the start's gradient) for a verdict that does not change when the
-        objective is multiplied by a constant.
+        objective is multiplied by a constant, or ``max(1, |grad f(x0)|_inf)``
+        (what ``minimize`` should pass) for one that also survives a start
+        where the objective's gradient vanishes.
     judge_with : {"least_squares", "given"}, default="least_squares"
         Whose multipliers decide stationarity, complementarity and dual
         feasibility: the least-squares multipliers computed at ``x`` (see

@@ -340,7 +340,9 @@ def _reachable(reach, run, max_iter):
     return steps / run.scale <= max_iter and run.scale < stable
 
 
-def report(runs, skipped, methods, problems, max_iter, scales, cmd, seconds, machine=None):
+def report(
+    runs, skipped, methods, problems, max_iter, scales, cmd, seconds, machine=None, label=None
+):
     present = [m for m in methods if m not in skipped]
     summ = summarize(runs, present)
     reach = {p.name: sgd_reach(p) for p in problems}
@@ -468,7 +470,7 @@ def report(runs, skipped, methods, problems, max_iter, scales, cmd, seconds, mac
         "`minimize` under test.",
         "",
         f"Machine: {machine or machine_description(threads=1)}. "
-        f"The runs took {seconds:.0f} s in all.",
+        f"The runs took {seconds:.0f} s in all." + (f" Code measured: {label}." if label else ""),
         "",
         main_table,
         "",
@@ -536,6 +538,7 @@ def run(
     jobs=1,
     json_path=None,
     from_json=None,
+    label=None,
 ):
     out_dir = resolve_out_dir(out_dir, quick)
     if problems is None:
@@ -567,7 +570,11 @@ def run(
         skipped, seconds, machine = saved["skipped"], saved["seconds"], saved["machine"]
         names = set(problems)
         runs = [r for r in runs if r.problem in names and r.method in methods]
-    text, summ = report(runs, skipped, methods, plist, max_iter, scales, cmd, seconds, machine)
+    if from_json is not None and label is None:
+        label = saved.get("label")
+    text, summ = report(
+        runs, skipped, methods, plist, max_iter, scales, cmd, seconds, machine, label
+    )
     if json_path is not None:
         import dataclasses
         import json
@@ -577,6 +584,7 @@ def run(
             "skipped": skipped,
             "seconds": seconds,
             "machine": machine,
+            "label": label,
             "command": cmd,
         }
         Path(json_path).write_text(json.dumps(payload))
@@ -644,6 +652,9 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     parser.add_argument("--json", default=None, help="also write every run to this JSON file")
     parser.add_argument(
+        "--label", default=None, help="a note on the code measured, printed in the results"
+    )
+    parser.add_argument(
         "--from-json",
         default=None,
         help="re-judge and report the runs saved by --json instead of running (same options)",
@@ -658,6 +669,7 @@ def main(argv=None):
         jobs=max(1, min(args.jobs, os.cpu_count() or 1)),
         json_path=args.json,
         from_json=args.from_json,
+        label=args.label,
     )
 
 

@@ -63,7 +63,7 @@ import numpy as np
 import torch
 from scipy.optimize import OptimizeResult, lsq_linear
 
-__all__ = ["check_kkt"]
+__all__ = ["check_kkt", "kkt_verdict"]
 
 _JUDGES = ("least_squares", "given")
 
@@ -556,3 +556,79 @@ def check_kkt(
             | {"message": "; ".join(given_fig["failures"]) or "passes"}
         ),
     )
+
+
+def kkt_verdict(fun, x, evaluators, multipliers, box, tol, feasibility=None, *, gradient_scale=1.0):
+    """:func:`check_kkt` for ``minimize``'s internals: bound constraints, a box, a dict.
+
+    Parameters
+    ----------
+    fun : callable
+        The objective.
+    x : torch.Tensor
+        The variable.
+    evaluators : dict of str to evaluator
+        ``{name: evaluator}``; each ``evaluator.constraint`` is an
+        :class:`~sklearn_constrained.optim.Inequality` or
+        :class:`~sklearn_constrained.optim.Equality`.
+    multipliers : dict of str to ndarray
+        The method's multipliers by name (reported in ``given``; the verdict
+        uses least-squares multipliers, see :func:`check_kkt`). Missing or
+        mis-shaped ones are ignored.
+    box : tuple of tensors or None
+        ``(low, high)`` shaped like ``x``.
+    tol : float
+        Feasibility and stationarity tolerance.
+    feasibility : object with a ``feasible`` attribute, default=None
+        The library's own feasibility judgement; when given, ``success``
+        also needs it.
+    gradient_scale : float, default=1.0
+        Pass ``max(1, |grad f(x0)|_inf)``, see :func:`check_kkt`.
+
+    Returns
+    -------
+    dict
+        ``success``, ``message``, ``optimality``, ``constr_violation``,
+        ``complementarity``, ``dual_infeasibility``, ``multipliers`` (the
+        judged ones, by name) and ``result`` (the full :func:`check_kkt`
+        result).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.optim import Inequality
+    >>> from sklearn_constrained.optim._kkt import kkt_verdict
+    >>> c = Inequality(lambda x: -x.sum(), upper=-1.0)
+    >>> v = kkt_verdict(lambda x: (x ** 2).sum(), torch.tensor([0.5, 0.5]),
+    ...                 {"c0": type("E", (), {"constraint": c})()}, {}, None, 1e-4)
+    >>> v["success"], v["message"][:26]
+    (True, 'KKT point within tolerance')
+    """
+    names = list(evaluators)
+    constraints = [evaluators[n].constraint for n in names]
+    bounds = None
+    if box is not None:
+        lo, hi = (t.detach().double().cpu().numpy().reshape(-1) for t in box)
+        bounds = list(zip(lo.tolist(), hi.tolist(), strict=True))
+    given = None
+    if multipliers is not None and all(n in multipliers for n in names):
+        given = [np.asarray(multipliers[n], dtype=np.float64) for n in names]
+    kwargs = dict(bounds=bounds, tol=tol, gradient_scale=gradient_scale)
+    try:
+        res = check_kkt(fun, x, constraints, given, **kwargs)
+    except ValueError:  # multipliers shaped otherwise (a penalty per constraint)
+        res = check_kkt(fun, x, constraints, None, **kwargs)
+    success = res.success and (feasibility is None or bool(feasibility.feasible))
+    message = res.message
+    if res.success and not success:
+        message = "not feasible by the library's rule; " + message
+    return {
+        "success": bool(success),
+        "message": message,
+        "optimality": float(res.optimality),
+        "constr_violation": float(res.constr_violation),
+        "complementarity": float(res.complementarity),
+        "dual_infeasibility": float(res.dual_infeasibility),
+        "multipliers": dict(zip(names, res.multipliers or [], strict=False)),
+        "result": res,
+    }

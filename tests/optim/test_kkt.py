@@ -299,3 +299,31 @@ def test_non_finite_point_and_tensor_input_untouched():
     res = check_kkt(sq, x, HALF)
     assert res.success and res.bound_multipliers.shape == (1, 2)
     assert x.grad is None and x.dtype == torch.float32  # nothing the user passed is changed
+
+
+class _Bound:
+    """A stand-in for a bound constraint: ``kkt_verdict`` reads only ``.constraint``."""
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+
+
+def test_kkt_verdict_for_minimize():
+    from types import SimpleNamespace
+
+    from sklearn_constrained.optim._kkt import kkt_verdict
+
+    # seed 004 Example 1 through Inequality objects and a box of tensors
+    p = P.by_name("ramirez-ex1-eps0.3")
+    ev = {"c0": _Bound(Inequality(p.constraints[0][1], upper=0.3))}
+    box = (torch.tensor([0.0, -math.inf]), torch.tensor([math.pi / 2, math.inf]))
+    x = torch.tensor(p.x_star, dtype=torch.float64)
+    v = kkt_verdict(p.fun, x, ev, {"c0": np.array([0.0])}, box, 1e-4)
+    assert v["success"] and v["optimality"] < 1e-10 and v["constr_violation"] == 0
+    assert "the method's own multipliers fail" in v["message"]  # 0 is not lambda*
+    np.testing.assert_allclose(v["multipliers"]["c0"], p.lambda_star[0].reshape(-1))
+    v = kkt_verdict(p.fun, torch.tensor([0.1, 0.0]), ev, {}, box, 1e-4)
+    assert not v["success"] and v["message"].startswith("not stationary")
+    # the library's feasibility judgement is required too; a penalty-shaped "multiplier"
+    v = kkt_verdict(p.fun, x, ev, {"c0": np.ones(3)}, box, 1e-4, SimpleNamespace(feasible=False))
+    assert not v["success"] and v["message"].startswith("not feasible by the library's rule")

@@ -46,6 +46,10 @@ BENCHMARKS = [
     ),
     ("fairness_adult", "fairness on Adult against fairlearn (item 4)"),
     ("gpu_throughput", "ResNet13 samples/s on a GPU, per method, against plain PyTorch (item 5)"),
+    (
+        "robustness",
+        "every method at its defaults on problems with known optima (issue 13, part a)",
+    ),
 ]
 
 #: paper reproductions, (module name, what it reproduces): longer, so run only

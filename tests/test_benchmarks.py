@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from benchmarks import __main__ as entry
-from benchmarks import gpu_throughput, minimize_overhead, overhead, tuning_cost
+from benchmarks import gpu_throughput, minimize_overhead, overhead, robustness, tuning_cost
 from benchmarks._common import Figure, alternate
 
 
@@ -132,6 +132,31 @@ def test_gpu_throughput_smallest(tmp_path):
     else:
         assert "skipped: no CUDA device" in text
         assert all(f.status == "skipped" and f.note == "skipped: no CUDA device" for f in figures)
+
+
+def test_robustness_smallest(tmp_path):
+    figures = robustness.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "robustness.md").read_text()
+    assert "Command: `python -m benchmarks.robustness --quick`" in text
+    assert "| stable up to scale (est.) | fp | gda | sal | sadmm" in text
+    assert "S-ADMM is not applicable to 1 of 2 problems" in text and "ramirez-ex1-eps0.3" in text
+    # every method has a share-solved and a false-success figure; the goals
+    assert len(figures) == 2 * len(robustness.METHODS)
+    goals = {f.name: f.goal for f in figures}
+    assert goals["gda: share solved"] == ">= 0.8" and goals["auto: share solved"] == ">= 0.95"
+    assert all(goals[f"{m}: false successes"] == "<= 0" for m in robustness.METHODS)
+    for f in figures:  # a method the library lacks (auto, before it lands) is skipped
+        assert f.status == "skipped" or (f.value is not None and f.value >= 0), f
+    # classification: 2 problems x 2 scales x 2 starts per method, S-ADMM on one problem
+    runs, skipped = robustness.measure(
+        [robustness.P.by_name("hs028")], methods=("gda", "sadmm", "nope"), max_iter=20
+    )
+    assert list(skipped) == ["nope"] and len(runs) == 2 * 6
+    summary = robustness.summarize(runs, ("gda", "sadmm"))
+    for m in ("gda", "sadmm"):
+        s = summary[m]
+        assert s["runs"] == 6 and s["solved"] + s["wrong"] + s["diverged"] + s["error"] == 6
+        assert s["false success"] <= s["wrong"]
 
 
 def test_entry_point_writes_the_summary(tmp_path, capsys):

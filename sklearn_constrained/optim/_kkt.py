@@ -16,7 +16,7 @@ Tolerances (scale-free where the library's feasibility rule allows):
 
 - **feasibility**: every constraint's largest violation (``relu(g - eps)``,
   ``|h - eps|``, and the bounds) is at most ``tol * max(1, |level|)``, the
-  library's rule (``Constraint._tolerance_scale``);
+  library's rule (:func:`~sklearn_constrained.constraints.tolerance_scale`);
 - **stationarity**: ``optimality`` (the infinity norm of the gradient of the
   Lagrangian projected onto the bounds: at a coordinate on its lower bound
   only a positive component, which points out of the box for a descent step,

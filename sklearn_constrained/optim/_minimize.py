@@ -288,6 +288,9 @@ def minimize(
                 "minimize: `fun(x)` must return a scalar torch tensor (one element); got "
                 f"{type(f0).__name__}{shape}."
             )
+        # the size of a typical gradient, for the scale-free stationarity test
+        x0_grad = torch.autograd.grad(fun(x), x, allow_unused=True)[0]
+        grad_scale = 1.0 if x0_grad is None else max(1.0, float(x0_grad.abs().max()))
         opt = make_optimizer()
         nit = 0
         for nit in range(1, max_iter + 1):
@@ -335,7 +338,7 @@ def _finite(record):
 
 
 def _result(fun, x, evaluators, constraints, kinds, method, box, tol, status, stop_reason, nit,
-            history):
+            history, grad_scale=1.0):
     """The ``OptimizeResult``: ``success`` only at a KKT point within tolerance."""
     from ._kkt import kkt_verdict
 
@@ -351,7 +354,8 @@ def _result(fun, x, evaluators, constraints, kinds, method, box, tol, status, st
     }
     verdict = judge(constraints, values, violations, tol)
     finite = math.isfinite(fval) and bool(torch.isfinite(x).all())
-    kkt = kkt_verdict(fun, x, evaluators, multipliers, box, tol, feasibility=verdict)
+    kkt = kkt_verdict(fun, x, evaluators, multipliers, box, tol, feasibility=verdict,
+                      gradient_scale=grad_scale)
     success = finite and status != 2 and kkt["success"]
     if status is None:
         status = 0 if success else (3 if stop_reason else 1)

@@ -45,6 +45,11 @@ BENCHMARKS = [
         "training runs to an acceptable model: penalty bisection vs one constrained run (item 3)",
     ),
     ("fairness_adult", "fairness on Adult against fairlearn (item 4)"),
+    (
+        "heldout",
+        "levels on unseen data: held-out shares against fairlearn, interval coverage, the "
+        "returned model (issue #14, ~11 min)",
+    ),
     ("gpu_throughput", "ResNet13 samples/s on a GPU, per method, against plain PyTorch (item 5)"),
     (
         "robustness",

@@ -6,6 +6,7 @@ reproduces it, and returns summary figures with the documented goals. The
 full suite is ``python -m benchmarks`` (``make bench``).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,7 +14,14 @@ import pytest
 import torch
 
 from benchmarks import __main__ as entry
-from benchmarks import gpu_throughput, minimize_overhead, overhead, robustness, tuning_cost
+from benchmarks import (
+    gpu_throughput,
+    heldout,
+    minimize_overhead,
+    overhead,
+    robustness,
+    tuning_cost,
+)
 from benchmarks._common import Figure, alternate
 
 
@@ -113,6 +121,40 @@ def test_tuning_cost_smallest(tmp_path):
         assert f"Command: `python -m benchmarks.tuning_cost --cases {key} --quick`" in text
         assert "penalty run 1" in text and "constraint, one GDA() run" in text
     assert len(figures) == 4
+
+
+def test_heldout_smallest(tmp_path):
+    figures = heldout.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "heldout.md").read_text()
+    assert "Command: `python -m benchmarks.heldout --quick`" in text
+    assert "| adult-sex: demographic parity <= 0.05 |" in text
+    assert "| interval covers the population value |" in text
+    assert "| method='gda' (the issue's default), max_epochs=3 |" in text
+    assert "| adult-sex: demographic parity <= 0.05 | dual_split=0.3 + margin='auto' |" in text
+    goals = {f.name: f.goal for f in figures}
+    assert goals[next(n for n in goals if n.startswith("all cells"))] == ">= 0.9"
+    assert goals["coverage: interval covers the population value"] == ">= 0.94"
+    assert {"<= 0.05", ">= 1.0"} <= set(goals.values())  # the level is not met in 3 epochs
+    assert all(f.command.startswith("python -m benchmarks.heldout") for f in figures)
+    assert all(0.0 <= f.value <= 1.0 for f in figures if "share" in f.name)
+
+
+def test_heldout_values_are_the_packages():
+    # the benchmark's numpy values of predictions (used for fairlearn's models
+    # too) agree with the estimator's own evaluation on the same rows
+    cfg = dataclasses.replace(heldout.QUICK, epochs=5, hidden=16)
+    data = heldout.load_tasks()["german-sex"]
+    pair = heldout.make_pair(data, "german-sex", 0, cfg)
+    assert len(pair.train) == len(pair.test) == 500 and pair.rest is None
+    model = heldout.fit_ours(None, pair, 0, cfg, "gda")["model"]
+    pred = model.predict(pair.test.X)
+    assert 0.0 < pred.mean() < 1.0  # not a constant prediction: the gaps can differ
+    for kind in ("dp", "eo", "fpr"):
+        c = heldout.Cell("german-sex", kind, 0.1).constraint()
+        value = model.constraint_details(
+            pair.test.X, pair.test.y, pair.test.s, constraints={kind: c}
+        ).values[kind]
+        assert heldout.held_value(kind, pred, pair.test) == pytest.approx(float(value), abs=1e-6)
 
 
 def test_gpu_throughput_smallest(tmp_path):

@@ -42,6 +42,10 @@ from .utils._validation import check_constraints, resolve_device, resolve_optimi
 
 __all__ = ["BaseConstrainedEstimator"]
 
+
+def _levels_text(levels):
+    return ", ".join(f"{k}={v:.6g}" for k, v in levels.items())
+
 _FRACTION = Interval(Real, 0, 1, closed="neither")
 
 
@@ -332,16 +336,17 @@ class BaseConstrainedEstimator(BaseEstimator):
             stream = HeldOutStream(X_d, y_d, batch_size=batch, device=device,
                                    generator=torch.Generator().manual_seed(seed + 1))
         net.set_problem(method, evaluators, stream)
-        if self.margin is not None and net.data_names_ and not (
-            self.warm_start and self.__sklearn_is_fitted__()
-        ):
-            sizes, means = net.populations(X_t, y_t)
-            new_sizes = sizes if valid is None else net.populations(*to_tensors(valid, dtype))[0]
-            net.set_margins(self.margin, sizes, new_sizes, means)
-        elif self.margin is not None and net.data_names_:
-            sizes = net.populations(X_t, y_t)[0]
-            new_sizes = sizes if valid is None else net.populations(*to_tensors(valid, dtype))[0]
-            net.set_margins(self.margin, sizes, new_sizes)  # the margins resume with the state
+        if self.margin is not None and net.data_names_:
+            # n: the rows the estimates (and the returned epoch) are judged on (the dual
+            # part when there is one); m: the validation part, else the training data
+            judged = (X_t, y_t) if dual is None else (X_d, y_d)
+            sizes, means = net.populations(*judged)
+            train_sizes = sizes if dual is None else net.populations(X_t, y_t)[0]
+            new_sizes = train_sizes if valid is None else net.populations(
+                *to_tensors(valid, dtype))[0]
+            resumed = self.warm_start and self.__sklearn_is_fitted__()
+            # a resumed fit's margins come back with the evaluators' state
+            net.set_margins(self.margin, sizes, new_sizes, None if resumed else means)
         if self.warm_start and self.__sklearn_is_fitted__():
             for record in self.history_:
                 net.history.append({k: v for k, v in record.items() if k != "selected"})
@@ -400,6 +405,7 @@ class BaseConstrainedEstimator(BaseEstimator):
         self.feasible_ = verdict.feasible
         if valid is not None:
             self.validation_constraint_values_ = self._values_on(evaluators, valid).values
+        self._warn_unreachable_margins()
         if not verdict.feasible:
             reason = "" if diverged else f" {best.reason_}" if best.reason_ else ""
             warnings.warn(
@@ -408,6 +414,24 @@ class BaseConstrainedEstimator(BaseEstimator):
                 f"is the iterate of epoch {self.best_epoch_} (best_epoch_):{reason}. Train longer "
                 "(max_epochs), use method='auto', or relax the level if it cannot be reached.",
                 ConvergenceWarning, stacklevel=3)
+
+    def _warn_unreachable_margins(self):
+        """Warn when a margin leaves no room below a level: no guarantee can be given."""
+        margins = (self.history_[-1].get("margins") if self.history_ else None) or {}
+        for name, margin in margins.items():
+            if margin is None or not len(margin):
+                continue
+            levels = self.constraints_[name].levels()
+            largest = float(np.max(margin))
+            room = [v for k, v in levels.items() if k in ("bound", "upper")]
+            room += [1.0 - v for k, v in levels.items() if k == "lower"]
+            if room and largest >= min(room):
+                warnings.warn(
+                    f"margin: the sampling-error margin of {name!r} ({largest:.3g}) is at least "
+                    f"its room below the level ({_levels_text(levels)}): with groups "
+                    "this small the level cannot be guaranteed on unseen data at 95% confidence. "
+                    "Collect more data for the smallest groups, relax the level, or use "
+                    "margin=None.", UserWarning, stacklevel=3)
 
     def _values_on(self, evaluators, data):
         X_t, y_t = to_tensors(data, next(self.module_.parameters()).dtype)

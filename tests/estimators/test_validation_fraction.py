@@ -109,3 +109,24 @@ def test_item_4_an_unreachable_level_does_not_return_the_untrained_model():
     assert clf.score(Xte, yte) >= free.score(Xte, yte) - 0.05
     text = " ".join(str(w.message) for w in caught)
     assert f"epoch {clf.best_epoch_}" in text and "upper=0.3" in text
+
+
+def test_item_3_a_margin_that_leaves_no_room_warns():
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = (X[:, 0] > 0).astype(int)
+    s = np.where(np.arange(60) < 6, "small", "large")  # a group of 6: a large sampling error
+    clf = ConstrainedClassifier(constraints={"dp": DemographicParity(0.05)}, method="gda",
+                                max_epochs=2, random_state=0, margin="auto")
+    with pytest.warns(UserWarning, match=r"margin: the sampling-error margin of 'dp'"):
+        clf.fit(X, y, sensitive_features=s)
+
+
+def test_item_3_with_dual_split_the_margin_is_sized_by_the_dual_part(data):
+    X, y, s = data
+    kw = dict(constraints={"rate": PredictionRate(1, upper=0.4)}, method="gda", max_epochs=1,
+              random_state=0, margin="auto")
+    plain = _fit(ConstrainedClassifier(**kw), X, y)
+    split = _fit(ConstrainedClassifier(**kw, dual_split=0.3), X, y)
+    # the estimates come from 30% of the rows: a larger sampling error, a larger margin
+    assert split.history_[0]["margins"]["rate"][0] > plain.history_[0]["margins"]["rate"][0]

@@ -246,9 +246,10 @@ def minimize(
     opt_cls, lr, opt_kwargs, _ = resolve_optimizer(optimizer, lr)
     opt_kwargs = {**opt_kwargs, **(optimizer_params or {})}
     is_lbfgs = issubclass(opt_cls, torch.optim.LBFGS)
-    inner_steps = (
-        (1 if is_lbfgs else 100) if inner_steps is None else _check_int("inner_steps", inner_steps, 1)
-    )
+    if inner_steps is None:
+        inner_steps = 1 if is_lbfgs else 100
+    else:
+        inner_steps = _check_int("inner_steps", inner_steps, 1)
 
     x = _as_variable(x0, dtype, torch.device(device) if device is not None else None)
     names = [f"c{i}" for i in range(len(cons))]
@@ -327,7 +328,7 @@ def minimize(
         # inside the fork: the final evaluation of a stochastic `fun` is seeded too
         # and leaves the global RNG untouched
         return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
-                       stop_reason, nit, history)
+                       stop_reason, nit, history, grad_scale)
 
 
 def _finite(record):

@@ -9,7 +9,7 @@ TORCH_PIN ?= torch==2.13.0
 # Test workers: one per core; each worker uses one BLAS/OpenMP thread.
 TEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-slow docs bench examples examples-quick clean
+.PHONY: setup demo lint test test-slow docs bench examples examples-quick clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,16 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(VPY) examples/demo.py
+
+# Lint: ruff, configured in pyproject.toml (the `lint` extra); CI runs it first.
+LINT_STAMP := $(VENV)/.installed-lint
+
+$(LINT_STAMP): $(STAMP) setup.cfg
+	$(VPY) -m pip install -e ".[lint]"
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
 	SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VPY) -m pytest -n $(TEST_WORKERS) --durations=15 tests

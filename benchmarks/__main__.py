@@ -55,6 +55,11 @@ BENCHMARKS = [
         "robustness",
         "every method at its defaults on problems with known optima (issue 13, part a)",
     ),
+    (
+        "estimator_tasks",
+        "method='auto' in one run against a 7-point GDA dual_lr sweep on five estimator tasks "
+        "(issue 13, part b, ~4 min)",
+    ),
 ]
 
 #: paper reproductions, (module name, what it reproduces): longer, so run only

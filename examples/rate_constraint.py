@@ -187,6 +187,41 @@ def sweep_estimator(X, y, kind, steps, surrogate="sigmoid"):
     return np.array(share0), np.array(acc), (None if kind == "penalty" else np.array(mult))
 
 
+def auto_seeds(seeds, steps, surrogate="sigmoid"):
+    """``method="auto"`` (no dual step to sweep) on the data of each seed, one run each.
+
+    The same problem and primal step (SGD, lr 0.02, full batch) as the GDA
+    sweep; returns the class-0 shares, accuracies and multipliers.
+    """
+    share0, acc, mult = [], [], []
+    for seed in range(seeds):
+        X, y = make_data(seed)
+        X_t, y_t = torch.tensor(X), torch.tensor(y, dtype=torch.float64)
+        rate = Inequality(
+            lambda x, X_t=X_t: _rates(x, X_t, surrogate)[0],
+            upper=None,
+            lower=LEVEL,
+            proxy=lambda x, X_t=X_t: _rates(x, X_t, surrogate)[1],
+        )
+        res = minimize(
+            lambda x, X_t=X_t, y_t=y_t: torch.nn.functional.binary_cross_entropy_with_logits(
+                _logits(x, X_t), y_t.expand(1, -1)
+            ),
+            np.zeros((1, 3)),
+            [rate],
+            method="auto",
+            optimizer="sgd",
+            lr=LR,
+            max_iter=steps,
+        )
+        with torch.no_grad():
+            pred = (_logits(torch.tensor(res.x), X_t).numpy()[0] > 0).astype(int)
+        share0.append(np.mean(pred == 0))
+        acc.append(np.mean(pred == y))
+        mult.append(float(res.multipliers[0][0]))
+    return np.array(share0), np.array(acc), np.array(mult)
+
+
 def print_table(title, label, share0, acc, mult=None):
     print(f"\n{title}")
     head = f"{label:>14} | class 0 (%) | accuracy (%)" + (
@@ -218,6 +253,12 @@ def main(argv=None):
         ),
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 500 steps")
+    parser.add_argument(
+        "--auto-seeds",
+        type=int,
+        default=0,
+        help="also run method='auto' once on each of this many seeds of the data",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps = min(args.steps, 500)
@@ -241,6 +282,15 @@ def main(argv=None):
     ok_pen = int(np.sum((pen[0] >= LEVEL - 1e-9) & (pen[0] < 0.95)))
     print(f"\nGDA at 70% (+-1 point) with ~80% accuracy: {ok_lag} of {len(VALUES)} dual step sizes")
     print(f"penalty feasible and not collapsed (70% <= class 0 < 95%): {ok_pen} of {len(VALUES)}")
+    if args.auto_seeds:
+        share0, acc, mult = auto_seeds(args.auto_seeds, args.steps, args.surrogate)
+        ok = (np.abs(share0 - LEVEL) <= 0.01) & (np.abs(acc - 0.8) <= 0.02)
+        print(f"\nmethod='auto' (no dual step) on {args.auto_seeds} seeds of the data:")
+        print(" seed | class 0 (%) | accuracy (%) | multiplier")
+        for i in range(args.auto_seeds):
+            print(f"{i:5d} | {100 * share0[i]:11.2f} | {100 * acc[i]:12.2f} | {mult[i]:10.4f}")
+        n_ok = int(ok.sum())
+        print(f"auto at 70% (+-1 point) with ~80% accuracy: {n_ok} of {args.auto_seeds} seeds")
 
     try:
         import matplotlib

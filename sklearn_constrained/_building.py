@@ -6,10 +6,19 @@ import inspect
 import torch
 from sklearn.base import is_classifier
 
-from ._training import ConstrainedNet, TensorLoader
+from ._fit_data import to_tensors
+from ._training import (
+    BestIterate,
+    ConstrainedNet,
+    DivergenceGuard,
+    IterateCheck,
+    Progress,
+    StopWhenDone,
+    TensorLoader,
+)
 from .models import MLP
 
-__all__ = ["build_module", "check_module_output", "make_net"]
+__all__ = ["build_module", "check_module_output", "make_callbacks", "make_net"]
 
 
 def build_module(module, n_features, n_outputs, input_shape, kwargs):
@@ -142,3 +151,67 @@ def make_net(
         classifier=is_classifier(estimator),
         **{f"optimizer__{k}": v for k, v in opt_extra.items()},
     )
+
+
+def make_callbacks(
+    constraints,
+    tol,
+    parts,
+    train_tensors,
+    dtype,
+    *,
+    max_epochs,
+    verbose=0,
+    user_callbacks=None,
+    n_iter_no_change=None,
+    objective_tol=1e-4,
+):
+    """The callbacks of a fit: the library's, in their order, around copies of the user's.
+
+    The order is the one :mod:`._training._callbacks` describes. The iterate
+    is checked (and the best one picked) on the validation part, else, when
+    a constraint depends on the data, on the dual part when there is one,
+    else on the training data.
+
+    Parameters
+    ----------
+    constraints : dict of str to Constraint
+    tol : float
+        The feasibility tolerance.
+    parts : tuple of FitData
+        ``(train, valid, dual)``; ``valid`` and ``dual`` may be ``None``.
+    train_tensors : tuple
+        ``(X, y)``: the training part as :func:`~._fit_data.to_tensors` gives it.
+    dtype : torch.dtype
+        The module's dtype.
+    max_epochs, verbose, n_iter_no_change, objective_tol
+        The estimator's parameters.
+    user_callbacks : list or tuple, default=None
+        The user's callbacks, deep-copied.
+
+    Returns
+    -------
+    callbacks : list of (str, Callback)
+    guard : DivergenceGuard
+    best : BestIterate
+    """
+    train, valid, dual = parts
+    data_dependent = any(c.requires_data for c in constraints.values())
+    guard = DivergenceGuard()
+    best = BestIterate(constraints, tol, prefer_last=valid is None and not data_dependent)
+    callbacks = [("constrained_guard", guard)]
+    held = train if dual is None else dual
+    check = valid if valid is not None else (held if data_dependent else None)
+    if check is not None:
+        X_c, y_c = train_tensors if check is train else to_tensors(check, dtype)
+        data = "validation" if check is valid else "training"
+        check_cb = IterateCheck(X_c, y_c, constraints, tol, data=data, max_epochs=max_epochs)
+        callbacks.append(("constrained_check", check_cb))
+    callbacks.append(("constrained_best", best))
+    if verbose:
+        progress = Progress(constraints, tol, verbose=int(verbose), max_epochs=max_epochs)
+        callbacks.append(("constrained_progress", progress))
+    callbacks += [copy.deepcopy(cb) for cb in user_callbacks or ()]
+    stop = StopWhenDone(constraints, tol, n_iter_no_change, objective_tol)
+    callbacks.append(("constrained_stop", stop))
+    return callbacks, guard, best

@@ -16,6 +16,7 @@ import torch
 __all__ = [
     "capture",
     "check_resumable",
+    "check_same_groups",
     "load_module_state",
     "map_tensors",
     "qualname",
@@ -92,6 +93,16 @@ def check_resumable(previous_method, method, old_constraints, constraints):
         )
 
 
+def check_same_groups(labels, previous):
+    """Raise a ``ValueError`` when a warm start's groups differ from the previous fit's."""
+    if list(map(str, labels)) != list(map(str, previous)):
+        raise ValueError(
+            f"warm_start=True: `sensitive_features` has the groups {list(map(str, labels))}, "
+            f"the previous fit had {list(map(str, previous))}; the multipliers are "
+            "per group, so they must match. Set warm_start=False to train afresh."
+        )
+
+
 def capture(*, seed, net, guard, best, generator, opt_cls, cuda_devices, diverged):
     """Everything a resumed fit needs, by reference (no copies).
 
@@ -123,13 +134,20 @@ def drop_if_returned(state, module):
     last = state.get("module")
     if last is not None:
         current = module.state_dict()
-        if current.keys() == last.keys() and all(torch.equal(current[k], v) for k, v in last.items()):
+        same = current.keys() == last.keys() and all(
+            torch.equal(current[k], v) for k, v in last.items()
+        )
+        if same:
             state["module"] = None
     return state
 
 
-def restore(net, state, *, lr, opt_cls, device, best, generator):
-    """Continue a previous fit's training state in a freshly built net."""
+def restore(net, state, *, lr, opt_cls, device, best, generator, cuda_devices=()):
+    """Continue a previous fit's training state in a freshly built net.
+
+    The global random streams continue too (dropout, gates): the CPU's and
+    those of ``cuda_devices``, as :func:`capture` took them.
+    """
     if state.get("generator") is not None:
         generator.set_state(state["generator"])
     if state.get("module") is not None:
@@ -149,3 +167,7 @@ def restore(net, state, *, lr, opt_cls, device, best, generator):
         net.dual_stream_.load_state_dict(to_device(state.get("dual_stream"), device))
     if state.get("best") is not None:
         best.load_state_dict(to_device(state["best"], device))
+    if state.get("rng_cpu") is not None:
+        torch.set_rng_state(state["rng_cpu"])
+        for dev, rng in zip(cuda_devices, state.get("rng_cuda") or [], strict=False):
+            torch.cuda.set_rng_state(rng, dev)

@@ -1,59 +1,49 @@
 """The shared machinery of ConstrainedClassifier and ConstrainedRegressor.
 
-``fit`` reads as one sequence: validate the parameters and the data, split
-off the held-out parts, build (or resume) the module, bind the constraints
-and the method, build the skorch net with its callbacks, train, and finish
-(the returned iterate, ``feasible_`` and the other fitted attributes). The
-pieces live in their own modules: :mod:`._fit_data` (data and splits),
-:mod:`._building` (module and net), :mod:`._training` (the loop),
-:mod:`._checkpoint` (warm start), :mod:`._evaluation` (inference and
-constraint values), :mod:`._nested` (nested parameters).
+This module holds the parameters and ``fit``, which reads as one sequence:
+validate the parameters and the data, split off the held-out parts, build
+(or resume) the module, bind the constraints and the method, build the
+skorch net with its callbacks, train, and finish (the returned iterate,
+``feasible_`` and the other fitted attributes). The pieces live in their own
+modules: :mod:`._fit_data` (data and splits), :mod:`._building` (module and
+net), :mod:`._training` (the loop), :mod:`._checkpoint` (warm start),
+:mod:`._fit_report` (the state kept after a divergence, and the warnings),
+:mod:`._evaluation` (inference and constraint values), :mod:`._nested`
+(nested parameters). What a fitted estimator offers beside ``predict``
+(constraint values on new data, save and load) is :mod:`._fitted`'s.
 """
 
-import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _checkpoint
-from ._building import build_module, check_module_output, make_net
-from ._evaluation import bind_constraints, evaluate_on, forward
-from ._fit_data import FitData, encode_groups, split_off, to_tensors
+from ._building import build_module, check_module_output, make_callbacks, make_net
+from ._evaluation import bind_constraints, evaluate_on
+from ._fit_data import FitData, check_groups, encode_groups, split_off, to_tensors
+from ._fit_report import keep_finite_state, warn_infeasible, warn_unreachable_margins
+from ._fitted import FittedMixin
 from ._nested import apply_nested, module_kwargs, nested_params, set_nested_params
-from ._training import (
-    BestIterate,
-    DivergenceGuard,
-    HeldOutStream,
-    IterateCheck,
-    Progress,
-    StopWhenDone,
-    TrainingDiverged,
-)
-from .constraints._feasibility import describe
+from ._training import HeldOutStream, TrainingDiverged
 from .methods import resolve_method
 from .utils._validation import check_constraints, resolve_device, resolve_optimizer
 
 __all__ = ["BaseConstrainedEstimator"]
 
-
-def _levels_text(levels):
-    return ", ".join(f"{k}={v:.6g}" for k, v in levels.items())
-
 _FRACTION = Interval(Real, 0, 1, closed="neither")
 
 
-class BaseConstrainedEstimator(BaseEstimator):
-    """Base class: parameters, nested parameter access, ``fit`` and evaluation.
+class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
+    """Base class: parameters, nested parameter access and ``fit``.
 
-    Subclasses provide ``_criterion``, ``_prepare_target``, ``_encode_target``
-    and the prediction methods.
+    Constraint evaluation, ``save`` and ``load`` come from
+    :class:`~._fitted.FittedMixin`. Subclasses provide ``_criterion``,
+    ``_prepare_target``, ``_encode_target`` and the prediction methods.
     """
 
     _parameter_constraints = {
@@ -81,8 +71,8 @@ class BaseConstrainedEstimator(BaseEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False, warm_start=False,
-                 **kwargs):
+                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False,
+                 warm_start=False, **kwargs):
         self.module = module
         self.constraints = constraints
         self.method = method
@@ -114,7 +104,18 @@ class BaseConstrainedEstimator(BaseEstimator):
                 if k not in names and not k.startswith("_") and not k.endswith("_")}
 
     def get_params(self, deep=True):
-        """The estimator's parameters, with the nested ``module__``/``method__``/``constraints__``."""
+        """The estimator's parameters, nested ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of the nested objects: ``module__<arg>``,
+            ``method__<param>`` and ``constraints__<name>__<param>``.
+
+        Returns
+        -------
+        dict of str to object
+        """
         params = super().get_params(deep=deep)
         params.update(self._extra_params())
         params.update(nested_params(self, deep=deep))
@@ -189,8 +190,7 @@ class BaseConstrainedEstimator(BaseEstimator):
                 opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world)
             if resume is not None:
                 _checkpoint.restore(net, state, lr=lr, opt_cls=opt_cls, device=device, best=best,
-                                    generator=generator)
-                self._restore_rng(state, cuda)
+                                    generator=generator, cuda_devices=cuda)
             # CV_0 of the SAL paper belongs to the first fit
             initial = net.initial_record(X_t, y_t) if resume is None and net.evaluators_ else {}
             diverged, kept = self._train(net, guard, best, X_t, y_t, world)
@@ -225,27 +225,9 @@ class BaseConstrainedEstimator(BaseEstimator):
         n = X.shape[0]
         weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
         groups, labels = encode_groups(sensitive_features, n)
-        needs = [n_ for n_, c in check_constraints(self.constraints).items() if c.requires_groups]
-        if needs and groups is None:
-            raise ValueError(
-                f"Constraint(s) {needs} compare groups, so fit needs `sensitive_features`: "
-                "call fit(X, y, sensitive_features=s) with one group label per sample (in a "
-                "Pipeline or GridSearchCV, request it with "
-                "clf.set_fit_request(sensitive_features=True))."
-            )
-        if needs and len(labels) < 2:
-            raise ValueError(
-                f"`sensitive_features` has a single group ({labels[0]!r}); constraint(s) {needs} "
-                "compare groups and need at least two."
-            )
-        if resume is not None and needs and list(map(str, labels)) != list(
-            map(str, self.group_labels_)
-        ):
-            raise ValueError(
-                f"warm_start=True: `sensitive_features` has the groups {list(map(str, labels))}, "
-                f"the previous fit had {list(map(str, self.group_labels_))}; the multipliers are "
-                "per group, so they must match. Set warm_start=False to train afresh."
-            )
+        needs = check_groups(check_constraints(self.constraints), groups, labels)
+        if resume is not None and needs:
+            _checkpoint.check_same_groups(labels, self.group_labels_)
         self.group_labels_ = labels
         if resume is None:
             # a fresh fit replaces the previous model: if it fails from here
@@ -291,26 +273,10 @@ class BaseConstrainedEstimator(BaseEstimator):
     def _make_training(self, module, constraints, method, train, valid, dual, X_t, y_t, dtype,
                        device, opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world):
         """The net, bound to the fit's evaluators and method, with the library's callbacks."""
-        tol, data_dependent = float(self.tol), any(c.requires_data for c in constraints.values())
-        guard = DivergenceGuard()
-        best = BestIterate(constraints, tol, prefer_last=valid is None and not data_dependent)
-        callbacks = [("constrained_guard", guard)]
-        # the best iterate is picked on the validation part, else (data-dependent
-        # constraints) on the dual_split part when there is one, else on the training data
-        held = train if dual is None else dual
-        check = valid if valid is not None else (held if data_dependent else None)
-        if check is not None:
-            X_c, y_c = (X_t, y_t) if check is train else to_tensors(check, dtype)
-            callbacks.append(("constrained_check", IterateCheck(
-                X_c, y_c, constraints, tol, data="validation" if check is valid else "training",
-                max_epochs=self.max_epochs)))
-        callbacks.append(("constrained_best", best))
-        if self.verbose:
-            callbacks.append(("constrained_progress", Progress(
-                constraints, tol, verbose=int(self.verbose), max_epochs=self.max_epochs)))
-        callbacks += [copy.deepcopy(cb) for cb in self.callbacks or ()]
-        callbacks.append(("constrained_stop", StopWhenDone(
-            constraints, tol, self.n_iter_no_change, float(self.objective_tol))))
+        callbacks, guard, best = make_callbacks(
+            constraints, float(self.tol), (train, valid, dual), (X_t, y_t), dtype,
+            max_epochs=self.max_epochs, verbose=self.verbose, user_callbacks=self.callbacks,
+            n_iter_no_change=self.n_iter_no_change, objective_tol=float(self.objective_tol))
         batch = -1 if full_batch or self.batch_size in (-1, "full") else int(self.batch_size)
         n_groups = 0 if self.group_labels_ is None else len(self.group_labels_)
         net = make_net(self, module, criterion=self._criterion(), opt_cls=opt_cls, lr=lr,
@@ -352,34 +318,12 @@ class BaseConstrainedEstimator(BaseEstimator):
                 net.history.append({k: v for k, v in record.items() if k != "selected"})
         return net, guard, best
 
-    def _restore_rng(self, state, cuda):
-        if state.get("rng_cpu") is not None:
-            # a resumed fit continues the random stream (dropout, gates)
-            torch.set_rng_state(state["rng_cpu"])
-            for dev, rng in zip(cuda, state.get("rng_cuda") or [], strict=False):
-                torch.cuda.set_rng_state(rng, dev)
-
     def _train(self, net, guard, best, X_t, y_t, world):
         """Run the fit loop; after a divergence keep the last state with finite outputs."""
         try:
             net.partial_fit(X_t, y_t["y"])
         except TrainingDiverged as exc:
-            # drop the diverged epoch's record: the history ends where the kept state does
-            del net.history[-1]
-            for _, cb in net.callbacks_:
-                if isinstance(cb, Progress):
-                    cb.on_train_end(net)
-            extra = [c["snapshot"] for c in best.state_dict()["candidates"]]
-            kept = guard.restore_finite(net, X_t, extra)
-            if kept is None:
-                raise RuntimeError(
-                    f"{exc} Even so the module's outputs are not finite; no usable model was "
-                    "found. Lower `lr`, standardise the inputs, or use method='auto'."
-                ) from None
-            what = "the initial state" if kept == 0 else f"the state of epoch {kept}"
-            warnings.warn(f"{exc} The fitted model is {what} (best_epoch_); its outputs on the "
-                          "training data are finite.", RuntimeWarning, stacklevel=3)
-            return True, kept
+            return True, keep_finite_state(net, guard, best, X_t, exc, stacklevel=3)
         finally:
             if world > 1:
                 net.module_ = net.module_.module
@@ -405,33 +349,11 @@ class BaseConstrainedEstimator(BaseEstimator):
         self.feasible_ = verdict.feasible
         if valid is not None:
             self.validation_constraint_values_ = self._values_on(evaluators, valid).values
-        self._warn_unreachable_margins()
+        # stacklevel=2: this warning has always pointed at fit, not at its caller
+        warn_unreachable_margins(self.history_, self.constraints_, stacklevel=2)
         if not verdict.feasible:
-            reason = "" if diverged else f" {best.reason_}" if best.reason_ else ""
-            warnings.warn(
-                "The fitted model does not satisfy every constraint on the training data ("
-                f"{describe(self.constraints_, verdict)}). feasible_ is False. The returned model "
-                f"is the iterate of epoch {self.best_epoch_} (best_epoch_):{reason}. Train longer "
-                "(max_epochs), use method='auto', or relax the level if it cannot be reached.",
-                ConvergenceWarning, stacklevel=3)
-
-    def _warn_unreachable_margins(self):
-        """Warn when a margin leaves no room below a level: no guarantee can be given."""
-        margins = (self.history_[-1].get("margins") if self.history_ else None) or {}
-        for name, margin in margins.items():
-            if margin is None or not len(margin):
-                continue
-            levels = self.constraints_[name].levels()
-            largest = float(np.max(margin))
-            room = [v for k, v in levels.items() if k in ("bound", "upper")]
-            room += [1.0 - v for k, v in levels.items() if k == "lower"]
-            if room and largest >= min(room):
-                warnings.warn(
-                    f"margin: the sampling-error margin of {name!r} ({largest:.3g}) is at least "
-                    f"its room below the level ({_levels_text(levels)}): with groups "
-                    "this small the level cannot be guaranteed on unseen data at 95% confidence. "
-                    "Collect more data for the smallest groups, relax the level, or use "
-                    "margin=None.", UserWarning, stacklevel=3)
+            warn_infeasible(self.constraints_, verdict, self.best_epoch_, self.selection_reason_,
+                            stacklevel=3)
 
     def _values_on(self, evaluators, data):
         X_t, y_t = to_tensors(data, next(self.module_.parameters()).dtype)
@@ -459,149 +381,3 @@ class BaseConstrainedEstimator(BaseEstimator):
         net = self.__dict__.get("net_")
         if net is not None and getattr(net, "module_", None) is not None:
             self.module_ = net.module_
-
-    # -- inference and constraint evaluation ----------------------------------------
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, reset=False, accept_sparse="csr",
-                             dtype=(np.float32, np.float64), allow_nd=True,
-                             ensure_all_finite=True)
-
-    def _forward(self, X):
-        X = self._check_X(X)
-        return forward(self.module_, X)
-
-    def evaluate_constraints(self, X, y=None, sensitive_features=None):
-        """Each constraint's true value on the given data.
-
-        Weight constraints ignore the data. Rate and fairness constraints
-        report the non-differentiable rate (counts of predictions), not the
-        surrogate used for gradients.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-            Needed by constraints that involve labels (TPR, error rates, losses).
-        sensitive_features : array-like, default=None
-            Needed by group constraints.
-
-        Returns
-        -------
-        dict of str to float
-        """
-        return self.constraint_details(X, y, sensitive_features).values
-
-    def constraint_details(self, X, y=None, sensitive_features=None, *, constraints=None):
-        """Each constraint's value, largest violation and exact counts on the given data.
-
-        Parameters
-        ----------
-        X, y, sensitive_features
-            As in :meth:`evaluate_constraints`.
-        constraints : dict of str to Constraint, default=None
-            Constraints to evaluate instead of the fitted ones (e.g. the same
-            constraint at another level).
-
-        Returns
-        -------
-        ConstraintValues
-            ``values``, ``violations`` (the largest per constraint),
-            ``entries`` and ``states``: the evaluators, whose ``counts()``
-            give the per-group counts behind every rate.
-        """
-        X = self._check_X(X)
-        constraints = self.constraints_ if constraints is None else constraints
-        if any(c.requires_labels for c in constraints.values()) and y is None:
-            raise ValueError("These constraints involve labels: pass `y` to evaluate them.")
-        y_enc = None if y is None else self._encode_target(y)
-        groups = None
-        if any(c.requires_groups for c in constraints.values()):
-            if sensitive_features is None:
-                raise ValueError("Group constraints need `sensitive_features` to be evaluated.")
-            groups = self._encode_groups(sensitive_features, X.shape[0])
-        evaluators = bind_constraints(constraints, self.module_, classes=self._classes(),
-                                      classifier=is_classifier(self))
-        n_groups = 0 if self.group_labels_ is None else len(self.group_labels_)
-        return evaluate_on(self.module_, evaluators, X, y_enc, groups, n_groups,
-                           self._target_scale())
-
-    def _encode_groups(self, sensitive_features, n):
-        codes, labels = encode_groups(sensitive_features, n)
-        labels_fit = [] if self.group_labels_ is None else self.group_labels_
-        known = {str(v): i for i, v in enumerate(labels_fit)}
-        unknown = sorted(set(map(str, labels)) - set(known))
-        if unknown:
-            raise ValueError(f"`sensitive_features` has groups unseen during fit: {unknown}.")
-        return np.array([known[str(v)] for v in labels], dtype=np.int64)[codes]
-
-    # -- persistence ------------------------------------------------------------------
-    def save(self, path, *, include_training_state=True):
-        """Save the fitted estimator to ``path`` without pickle (see :mod:`._persistence`).
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-        include_training_state : bool, default=True
-            Also store what resuming training needs (the optimizer's and the
-            method's state, the last and the best iterates kept so far).
-        """
-        from ._persistence import save_estimator
-
-        state = getattr(self, "_resume_", None) if include_training_state else None
-        save_estimator(self, path, training_state=state)
-
-    @classmethod
-    def load(cls, path, *, module=None, trusted=()):
-        """Load an estimator written by :meth:`save` (no pickle; see :mod:`._persistence`).
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-        module : torch.nn.Module instance or class, default=None
-            Needed when the estimator was fitted with a module *instance*.
-        trusted : sequence of classes, default=()
-            Classes from outside ``sklearn_constrained`` that the file may name.
-
-        Returns
-        -------
-        estimator
-        """
-        from ._persistence import read_estimator
-
-        est, module_state, training = read_estimator(path, module=module, trusted=trusted)
-        if not isinstance(est, cls):
-            raise TypeError(f"{path!r} holds a {type(est).__name__}, not a {cls.__name__}.")
-        return est._restore_fitted(module_state, training)
-
-    def _restore_fitted(self, module_state, training):
-        try:
-            device = resolve_device(self.device)
-        except ValueError:
-            warnings.warn(f"device={self.device!r} is not available here; the model is loaded "
-                          "on the CPU.", UserWarning, stacklevel=3)
-            device = torch.device("cpu")
-        with torch.random.fork_rng():
-            module = build_module(self.module, int(np.prod(self.input_shape_)), self.n_outputs_,
-                                  self.input_shape_, module_kwargs(self))
-        _checkpoint.load_module_state(module, module_state)
-        opt_cls, lr, opt_extra, _ = resolve_optimizer(self.optimizer, self.lr)
-        net = make_net(self, module, criterion=self._criterion(), opt_cls=opt_cls, lr=lr,
-                       opt_extra=opt_extra, batch_size=-1, device=device)
-        net.initialize()
-        self.net_, self.module_ = net, net.module_
-        self.constraints_ = {n: clone(c) for n, c in check_constraints(self.constraints).items()}
-        method = resolve_method(self.method)
-        method.bind(bind_constraints(self.constraints_, self.module_, classes=self._classes(),
-                                     classifier=is_classifier(self)), device=device)
-        if training and training.get("method") is not None:
-            method.load_state_dict(_checkpoint.to_device(training["method"], device))
-        else:
-            dtype = next(self.module_.parameters()).dtype
-            method.load_state_dict({"multipliers": {
-                n: torch.as_tensor(v, dtype=dtype, device=device)
-                for n, v in self.multipliers_.items()}})
-        self.method_ = method.release()
-        self._resume_ = training
-        return self
-

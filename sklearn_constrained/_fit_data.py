@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.model_selection import train_test_split
 
-__all__ = ["FitData", "encode_groups", "split_off", "to_tensors"]
+__all__ = ["FitData", "check_groups", "encode_groups", "split_off", "to_tensors"]
 
 
 @dataclass
@@ -73,6 +73,28 @@ def encode_groups(sensitive_features, n_samples):
         )
     labels, codes = np.unique(sf.astype(str), return_inverse=True)
     return codes.astype(np.int64), labels
+
+
+def check_groups(constraints, groups, labels):
+    """The names of the constraints that compare groups, once the groups suit them.
+
+    A ``ValueError`` says what to pass when such a constraint meets no
+    ``sensitive_features``, or a single group.
+    """
+    needs = [name for name, c in constraints.items() if c.requires_groups]
+    if needs and groups is None:
+        raise ValueError(
+            f"Constraint(s) {needs} compare groups, so fit needs `sensitive_features`: "
+            "call fit(X, y, sensitive_features=s) with one group label per sample (in a "
+            "Pipeline or GridSearchCV, request it with "
+            "clf.set_fit_request(sensitive_features=True))."
+        )
+    if needs and len(labels) < 2:
+        raise ValueError(
+            f"`sensitive_features` has a single group ({labels[0]!r}); constraint(s) {needs} "
+            "compare groups and need at least two."
+        )
+    return needs
 
 
 def split_off(data, fraction, seed, *, classifier, group_labels=None, param="validation_fraction"):

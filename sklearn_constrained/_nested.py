@@ -107,7 +107,7 @@ def set_nested_params(estimator, params):
 
 
 def apply_nested(estimator, constraints, method):
-    """Apply the ``constraints__`` and ``method__`` updates returned by :func:`set_nested_params`."""
+    """Apply the ``constraints__`` and ``method__`` updates of :func:`set_nested_params`."""
     if constraints:
         _set_constraints(estimator, constraints)
     if method:

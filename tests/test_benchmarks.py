@@ -15,6 +15,7 @@ import torch
 
 from benchmarks import __main__ as entry
 from benchmarks import (
+    estimator_tasks,
     gpu_throughput,
     heldout,
     minimize_overhead,
@@ -199,6 +200,31 @@ def test_robustness_smallest(tmp_path):
         s = summary[m]
         assert s["runs"] == 6 and s["solved"] + s["wrong"] + s["diverged"] + s["error"] == 6
         assert s["false success"] <= s["wrong"]
+
+
+def test_estimator_tasks_smallest(tmp_path):
+    figures = estimator_tasks.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "estimator_tasks.md").read_text()
+    assert "Command: `python -m benchmarks.estimator_tasks --quick`" in text
+    assert "| norm | auto |" in text and "| rate | GDA(dual_lr=100) |" in text
+    assert "estimator_tasks" in [n for n, _ in entry.BENCHMARKS]
+    # per task: the goal (feasible and within 2 points) and the count of feasible GDA settings
+    goals = [f for f in figures if f.goal]
+    assert len(figures) == 4 and [f.goal for f in goals] == ["feasible, >= -0.02"] * 2
+    assert all(f.status in ("pass", "miss") for f in goals)
+    assert all(f.status == "info" and 0 <= f.value <= 3 for f in figures if not f.goal)
+    # the verdict: the best *feasible* GDA run is the reference; auto must be feasible
+    R = estimator_tasks.Result
+    gda = [
+        R("t", "GDA(dual_lr=1)", 1.0, feasible=False, test_acc=0.95),
+        R("t", "GDA(dual_lr=10)", 10.0, feasible=True, test_acc=0.91),
+        R("t", "GDA(dual_lr=100)", 100.0, feasible=True, test_acc=0.80),
+    ]
+    v = estimator_tasks.verdict([R("t", "auto", feasible=True, test_acc=0.90)] + gda)
+    assert v["n_feasible"] == 2 and v["best_feasible"] is gda[1] and v["met"]
+    assert v["diff"] == pytest.approx(-0.01)
+    assert not estimator_tasks.verdict([R("t", "auto", feasible=False, test_acc=0.99)] + gda)["met"]
+    assert not estimator_tasks.verdict([R("t", "auto", feasible=True, test_acc=0.88)] + gda)["met"]
 
 
 def test_entry_point_writes_the_summary(tmp_path, capsys):

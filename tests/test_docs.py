@@ -20,7 +20,8 @@ _BLOCK = re.compile(r"(<!--\s*no-run:(?P<why>[^>]*)-->\s*\n)?```python\n(?P<code
 
 def blocks(path):
     """``(code, skip_reason)`` of every python block of a page."""
-    return [(m["code"], (m["why"] or "").strip() or None) for m in _BLOCK.finditer(path.read_text())]
+    found = _BLOCK.finditer(path.read_text())
+    return [(m["code"], (m["why"] or "").strip() or None) for m in found]
 
 
 RUNNABLE = [p for p in PAGES if any(why is None for _, why in blocks(p))]

@@ -1,8 +1,9 @@
 """The training core: the skorch net, the constrained step, the epoch's end and callbacks."""
 
-from ._callbacks import BestIterate, DivergenceGuard, IterateCheck, Progress, StopWhenDone
+from ._callbacks import IterateCheck, Progress, StopWhenDone
 from ._data import HeldOutStream, TensorLoader, predict_chunks
 from ._epoch import EpochSums, epoch_states, summarize
+from ._iterates import BestIterate, DivergenceGuard
 from ._net import ConstrainedNet, TrainingDiverged
 from ._step import all_finite, constrained_step, evaluate_states
 

@@ -145,7 +145,8 @@ def summarize(objective, loss, states, kinds, multipliers=None):
             if key == "violations":
                 record["violation_norms"][name] = {"1": float(chunk[1]), "2": float(chunk[2])}
         if key == "violations":
-            record["largest_violations"][name] = float(np.max(chunk[:1] if kind == "long" else chunk))
+            largest = chunk[:1] if kind == "long" else chunk
+            record["largest_violations"][name] = float(np.max(largest))
     return record
 
 

@@ -17,8 +17,8 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from ..constraints import BatchContext
 from .._distributed import allreduce_mean_, synchronize_states
+from ..constraints import BatchContext
 from ._epoch import EpochSums, end_outer_iteration, epoch_states, summarize
 from ._step import constrained_step, evaluate_states
 
@@ -104,6 +104,7 @@ class ConstrainedNet(NeuralNet):
         )
         self.sums_ = EpochSums(self.data_names_)
         self.margin_policy_ = None
+        self.objective_synchronized_ = False
         return self
 
     def populations(self, X, y):
@@ -123,7 +124,8 @@ class ConstrainedNet(NeuralNet):
             batch = self.batch_context(logits, y)
             squared = None
             if "sample_weight" in y:
-                squared = self.batch_context(logits, {**y, "sample_weight": y["sample_weight"] ** 2})
+                squared_weights = {**y, "sample_weight": y["sample_weight"] ** 2}
+                squared = self.batch_context(logits, squared_weights)
             out, means = {}, {}
             for name in self.data_names_:
                 e = self.evaluators_[name]
@@ -191,7 +193,7 @@ class ConstrainedNet(NeuralNet):
         return BatchContext(y_pred, yi, None, 0, self.target_scale)
 
     def get_iterator(self, dataset, training=False):
-        """skorch's iterator, remembered for training (its batches' ``extras``)."""
+        """The iterator of skorch, remembered for training (its batches' ``extras``)."""
         iterator = super().get_iterator(dataset, training=training)
         if training:
             self.train_iterator_ = iterator
@@ -245,6 +247,13 @@ class ConstrainedNet(NeuralNet):
             if self.distributed and self.data_names_:
                 # data-parallel: every rank's dual step sees the same statistics
                 states = synchronize_states(states, self.data_names_)
+            if self.distributed and not self.objective_synchronized_:
+                # the first step's objective sets scales (method="auto"): its value is
+                # averaged over the ranks, its gradient stays this rank's
+                self.objective_synchronized_ = True
+                mean = objective.detach().clone()
+                allreduce_mean_([mean])
+                objective = objective + (mean - objective.detach())
             return objective, states
 
         out = constrained_step(self.optimizer_, evaluate, self.method_)
@@ -254,7 +263,7 @@ class ConstrainedNet(NeuralNet):
 
     # -- the epoch --------------------------------------------------------------
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's loop without its per-batch ``loss.item()``; a training epoch ends here."""
+        """The loop of skorch without its per-batch ``loss.item()``; a training epoch ends here."""
         if iterator is None:
             return
         if training:

@@ -1,4 +1,4 @@
-"""The constraint report: each constraint's value on some data, its level and a confidence interval."""
+"""The constraint report: each constraint's value on some data, level and confidence interval."""
 
 import numpy as np
 

@@ -81,8 +81,10 @@ class ConstraintScorer:
 
 
 def _with_level(constraint, level, name):
-    """A copy of ``constraint`` judged at ``level`` (a number for its single
-    level parameter, or a dict of level parameters).
+    """A copy of ``constraint`` judged at ``level``.
+
+    ``level`` is a number for the constraint's single level parameter, or a
+    dict of level parameters.
     """
     from sklearn.base import clone
 
@@ -98,9 +100,10 @@ def _with_level(constraint, level, name):
         return clone(constraint).set_params(**level)
     present = [p for p in names if p in params and params[p] is not None]
     if len(present) != 1:
+        example = present[0] if present else "bound"
         raise ValueError(
             f"make_constraint_scorer({name!r}): {type(constraint).__name__} has the level "
-            f"parameters {present}; pass `level` as a dict, e.g. {{'{present[0] if present else 'bound'}': 0.1}}."
+            f"parameters {present}; pass `level` as a dict, e.g. {{'{example}': 0.1}}."
         )
     return clone(constraint).set_params(**{present[0]: level})
 

@@ -58,10 +58,11 @@ def constraint_violation(values, p=2):
 
 
 def _exact(violations, norms, p):
-    """Replace each violation vector the history truncated (to its largest
-    magnitude) by its exact p-norm, a single entry with the same
-    contribution to the p-norm over every constraint (p = 1 or 2; the
-    largest magnitude is already exact for p = inf).
+    """Replace each violation vector the history truncated by its exact p-norm.
+
+    The history keeps a vector's largest magnitude only; it becomes a single
+    entry with the same contribution to the p-norm over every constraint
+    (p = 1 or 2; the largest magnitude is already exact for p = inf).
     """
     key = {1: "1", 2: "2"}.get(p) if not isinstance(p, bool) else None
     if not norms or key is None:

@@ -72,6 +72,7 @@ from ._kkt_parts import (
     parse_bounds,
     project_gradient,
 )
+from ._second_order import negative_curvature
 
 __all__ = ["check_kkt", "kkt_verdict"]
 
@@ -303,6 +304,16 @@ def check_kkt(
     if judged is not None:
         failures += judged["failures"]
     success = finite and feasible and judged is not None and not judged["failures"]
+    second_order = None
+    if success:
+        r = grad_f + (J.T @ judged_lam if judged_lam.size else 0.0)
+        second_order = negative_curvature(
+            fun, specs, xf, shape, judged_lam, J, entries, active,
+            r - project_gradient(r, at_lo, at_hi), at_lo, at_hi, tol, opt_tol * g_scale,
+        )
+        if second_order is not None:
+            success = False
+            failures.append(second_order)
     if success:
         message = (
             f"KKT point within tolerance: largest violation {constr_violation:.3g}, "
@@ -352,6 +363,7 @@ def check_kkt(
             "stationary": bool(judged and judged["stationary"]),
             "complementary": bool(judged and judged["complementary"]),
             "dual_feasible": bool(judged and judged["dual_feasible"]),
+            "second_order": second_order is None,
         },
         given=(
             None

@@ -13,6 +13,7 @@ from ..constraints._feasibility import judge
 from ..methods import resolve_method
 from ..utils._validation import resolve_optimizer
 from ._problem import FunctionConstraint
+from ._step_size import AutoStep
 
 __all__ = ["minimize"]
 
@@ -92,6 +93,12 @@ def _as_bounds(bounds, x):
     return lo_t, hi_t
 
 
+def _optimizer_class(optimizer):
+    if isinstance(optimizer, str):
+        return {"sgd": torch.optim.SGD}.get(optimizer.lower(), torch.optim.Optimizer)
+    return optimizer if isinstance(optimizer, type) else torch.optim.Optimizer
+
+
 def _numpy(t):
     return np.atleast_1d(t.detach().double().cpu().numpy())
 
@@ -160,13 +167,20 @@ def minimize(
         :class:`~sklearn_constrained.optim.Inequality` (``g(x) <= upper``,
         with an optional differentiable ``proxy``) and
         :class:`~sklearn_constrained.optim.Equality` (``h(x) == target``).
-    method : {"gda", "sal", "sadmm", "fp"} or ConstrainedMethod, default="gda"
+    method : {"auto", "gda", "sal", "sadmm", "fp"} or ConstrainedMethod, default="auto"
         The method, by short name (default hyperparameters) or as an object
         from :mod:`sklearn_constrained.methods`; the object is not modified.
+        ``"auto"`` (:class:`~sklearn_constrained.methods.Auto`) needs no
+        dual step size.
     optimizer : {"sgd", "adam", "adamw", "lbfgs"} or torch.optim.Optimizer class, default="sgd"
         The primal optimizer. ``"lbfgs"`` uses a strong Wolfe line search.
     lr : float, default=None
-        Primal step size; ``None`` means 0.01 (1.0 for L-BFGS).
+        Primal step size. ``None``: for SGD, set from the problem's
+        curvature at ``x0`` and re-measured after every outer iteration,
+        with a diverged outer iteration undone at a quarter of the step
+        (see :mod:`sklearn_constrained.optim._step_size`: the iterates do not
+        change when ``fun`` and the constraints are multiplied by a
+        constant); 1.0 for L-BFGS; 0.01 for the other optimizers.
     max_iter : int, default=1000
         Number of primal steps (L-BFGS: of ``.step`` calls, each up to the
         optimizer's own ``max_iter`` inner iterations).
@@ -201,10 +215,16 @@ def minimize(
         (one NumPy array per constraint, in order; the penalties for
         ``"fp"``, least-squares estimates for ``"sadmm"``),
         ``constraint_values`` (one array per constraint: the value of its
-        function), ``maxcv`` (the largest violation), ``success`` (finite
-        and feasible within ``tol``), ``status`` (0 success, 1 infeasible
+        function), ``constr_violation`` and ``maxcv`` (the largest
+        violation), ``optimality`` (the norm of the Lagrangian's gradient
+        projected onto the bounds, with least-squares multipliers, as in
+        SciPy's ``trust-constr``), ``success`` (a KKT point within ``tol``:
+        feasible, complementary and stationary, the stationarity relative to
+        the start's gradient :math:`\|\nabla f(x_0)\|_\infty`; never for a
+        merely feasible point), ``status`` (0 success, 1 not a KKT point
         after ``max_iter``, 2 diverged, 3 stopped by the method's or the
-        callback's test while infeasible), ``message``, ``nit`` (primal
+        callback's test before a KKT point), ``message`` (which test
+        failed, with its figures), ``nit`` (primal
         steps taken), ``n_outer`` (outer iterations), ``history`` (one
         dict per outer iteration: ``iteration``, ``objective``,
         ``constraints``, ``multipliers``, ``penalty``) and ``method`` (the
@@ -243,6 +263,7 @@ def minimize(
     cons = _as_constraints(constraints)
     method = resolve_method(method)
     method.check_params()
+    auto_step = lr is None and issubclass(_optimizer_class(optimizer), torch.optim.SGD)
     opt_cls, lr, opt_kwargs, _ = resolve_optimizer(optimizer, lr)
     opt_kwargs = {**opt_kwargs, **(optimizer_params or {})}
     is_lbfgs = issubclass(opt_cls, torch.optim.LBFGS)
@@ -291,7 +312,13 @@ def minimize(
             )
         # the size of a typical gradient, for the scale-free stationarity test
         x0_grad = torch.autograd.grad(fun(x), x, allow_unused=True)[0]
-        grad_scale = 1.0 if x0_grad is None else max(1.0, float(x0_grad.abs().max()))
+        # (the start's gradient itself: multiplying the problem by a constant
+        # leaves the verdict as it is; 1 where that gradient vanishes)
+        g0 = 0.0 if x0_grad is None else float(x0_grad.abs().max())
+        grad_scale = g0 if math.isfinite(g0) and g0 > 0 else 1.0
+        step = AutoStep(fun, x, evaluators, method) if auto_step else None
+        if step is not None:
+            lr = step.start()
         opt = make_optimizer()
         nit = 0
         for nit in range(1, max_iter + 1):
@@ -308,7 +335,19 @@ def minimize(
             record = end_outer_iteration(method, objective, objective, states, kinds)
             record["iteration"] = nit
             history.append(record)
-            if not _finite(record) or not bool(torch.isfinite(x).all()):
+            finite = _finite(record) and bool(torch.isfinite(x).all())
+            if step is not None:
+                # the self-set step: back to the last finite outer iteration with a
+                # smaller step after a divergence, else re-measured at the new point
+                restored = step.after_outer_iteration(finite)
+                lr = step.lr
+                if restored:
+                    history.pop()
+                    opt = make_optimizer()
+                    continue
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            if not finite:
                 status, stop_reason = 2, "diverged: the objective, x or a multiplier is not finite"
                 break
             if callback is not None:

@@ -325,7 +325,7 @@ def plot_history(estimator, ax=None, *, robust=True):
     ...                             max_epochs=3, random_state=0).fit(X / 16, y)
     >>> axes = plot_history(clf)
     >>> [a.get_title() for a in axes]
-    ['objective', 'l2: L2Norm', 'multipliers']
+    ['objective', 'l2: L2Norm', 'multipliers', 'penalty']
     >>> [line.get_label() for line in axes[1].lines]
     ['value', 'bound = 40', 'returned epoch (3)']
     """

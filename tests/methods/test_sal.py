@@ -368,7 +368,10 @@ METHODS = {
     # one L-BFGS solve per dual update: plain GDA's dual ascent oscillates with
     # exact inner solves, the augmented Lagrangian (method of multipliers) does not
     "lbfgs": {
-        "fp": FixedPenalty(penalty=1.0),
+        # the exact penalty has a kink at the level: with coefficient 1 (or 2) L-BFGS
+        # stalls there at 0.898 (0.896) test accuracy, with 0.3 or 0.5 it reaches 0.958
+        # (a fixed penalty is the baseline that needs tuning)
+        "fp": FixedPenalty(penalty=0.5),
         "gda": GDA(dual_lr=1e-3, augmented=True, penalty=1e-3),
         "sal": SAL(),
         "sadmm": SADMM(),

@@ -61,7 +61,8 @@ def test_report_rates_and_gaps_match_hand_computed_counts(fitted):
     assert report.loc["rate", "value"] == pytest.approx(share)
     assert report.loc["rate", "slack"] == pytest.approx(min(share - 0.3, 0.7 - share))
     for name in ("dp", "eo", "rate"):
-        assert report.loc[name, "ci_low"] <= report.loc[name, "value"] <= report.loc[name, "ci_high"]
+        low, value, high = (report.loc[name, k] for k in ("ci_low", "value", "ci_high"))
+        assert low <= value <= high
     assert report.loc["rate", "feasible"] == (0.3 <= share <= 0.7)
 
 

@@ -127,9 +127,11 @@ def test_bound_and_constraint_together():
     # feasible, inside the box, constraint inactive: not stationary
     res = check_kkt(p.fun, [0.1, 0.0], p.constraints, bounds=p.bounds)
     assert not res.success and res.tests["feasible"] and "not stationary" in res.message
-    # the penalty's corner (0, 0) has grad f = (-sin 0, 0) = 0: a first-order point
-    # (a maximum along x), which a first-order test cannot tell from a minimum
-    assert check_kkt(p.fun, [0.0, 0.0], p.constraints, bounds=p.bounds).success
+    # the penalty's corner (0, 0) has grad f = (-sin 0, 0) = 0: a first-order point,
+    # but a maximum along x into the box, which the second-order test rejects
+    res = check_kkt(p.fun, [0.0, 0.0], p.constraints, bounds=p.bounds)
+    assert res.tests["stationary"] and res.tests["feasible"] and not res.success
+    assert not res.tests["second_order"] and "a saddle point or a maximum" in res.message
     # the other corner (pi/2, 0) is infeasible
     res = check_kkt(p.fun, [math.pi / 2, 0.0], p.constraints, bounds=p.bounds)
     assert not res.success and "not feasible: largest violation 0.7 on c0" in res.message
@@ -188,9 +190,12 @@ def test_equalities_have_free_sign_and_vector_constraints():
     circle = [("equality", lambda x: (x**2).sum(), 2.0)]
     res = check_kkt(f, [-1.0, -1.0], circle)
     assert res.success and res.multipliers[0][0] == pytest.approx(0.5)
-    # ... and the maximum (1, 1) is a KKT point too (mu = -1/2): first order only
+    # ... the maximum (1, 1) is a first-order KKT point too (mu = -1/2), which the
+    # second-order test rejects: the Lagrangian curves down along the circle's tangent
     res = check_kkt(f, [1.0, 1.0], circle)
-    assert res.success and res.multipliers[0][0] == pytest.approx(-0.5)
+    assert res.multipliers[0][0] == pytest.approx(-0.5)
+    assert res.tests["stationary"] and not res.tests["second_order"] and not res.success
+    assert "not a minimum: the Lagrangian's curvature is -1" in res.message
     # a feasible point on the circle that is not stationary
     assert not check_kkt(f, [math.sqrt(2), 0.0], circle).success
     # vector inequality (the l1 ball of NW 12.6) and its multipliers

@@ -1,0 +1,157 @@
+"""method="auto": known solutions at the defaults, scale invariance, estimators at the defaults."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_constrained import ConstrainedClassifier
+from sklearn_constrained.constraints import L2Norm, PredictionRate
+from sklearn_constrained.methods import Auto, resolve_method
+from sklearn_constrained.optim import Equality, Inequality, minimize
+from sklearn_constrained.optim._step_size import curvature_step
+
+from ..conftest import squared_weight_norm
+
+
+def _feasible_start_problem(scale=1.0, x0=0.0):
+    # min (x - 3)^2 s.t. x <= 1: x* = 1, lambda* = 4 (scaled: the same x*, lambda*)
+    return minimize(
+        lambda x: scale * ((x - 3) ** 2).sum(),
+        [x0],
+        constraints=[Inequality(lambda x: scale * x.sum(), upper=scale * 1.0)],
+    )
+
+
+@pytest.mark.parametrize("x0", [0.0, 5.0], ids=["feasible-start", "infeasible-start"])
+def test_default_solves_the_problem_sal_missed_from_a_feasible_start(x0):
+    res = _feasible_start_problem(x0=x0)
+    assert isinstance(res.method, Auto)
+    assert res.x[0] == pytest.approx(1.0, abs=1e-4)
+    assert res.multipliers[0][0] == pytest.approx(4.0, abs=1e-3)
+    assert res.success, res.message
+
+
+@pytest.mark.parametrize("scale", [1e-2, 1e2])
+def test_default_is_invariant_to_the_problem_scale(scale):
+    base, scaled = _feasible_start_problem(), _feasible_start_problem(scale=scale)
+    assert scaled.x[0] == pytest.approx(base.x[0], abs=1e-6)
+    # multiplying f and g by the same factor leaves the multiplier as it is
+    assert scaled.multipliers[0][0] == pytest.approx(base.multipliers[0][0], rel=1e-4)
+    assert scaled.success, scaled.message
+
+
+def test_default_on_an_equality():
+    # min x^2 + y^2 s.t. x + y = 1: (0.5, 0.5), multiplier -1 (grad f + lambda grad h = 0)
+    res = minimize(lambda x: (x**2).sum(), [3.0, -1.0], [Equality(lambda x: x.sum(), target=1.0)])
+    np.testing.assert_allclose(res.x, [0.5, 0.5], atol=1e-4)
+    assert res.multipliers[0][0] == pytest.approx(-1.0, abs=1e-3)
+    assert res.success, res.message
+
+
+def test_default_on_a_vector_constraint():
+    # min sum (x_i - 2 i)^2 s.t. x_i <= 1 entrywise: x* = 1, lambda*_i = 2 (2 i - 1)
+    target = torch.tensor([2.0, 4.0, 6.0], dtype=torch.float64)
+    res = minimize(lambda x: ((x - target) ** 2).sum(), [0.0, 0.0, 0.0], [Inequality(lambda x: x)])
+    np.testing.assert_allclose(res.x, [0.0, 0.0, 0.0], atol=1e-4)
+    np.testing.assert_allclose(res.multipliers[0], [4.0, 8.0, 12.0], atol=1e-3)
+    assert res.success, res.message
+
+
+def test_success_is_false_at_a_feasible_point_that_is_not_stationary():
+    # one step of 0.5 / curvature from x0 = -5 ends at x = -1: feasible, not stationary
+    res = minimize(
+        lambda x: ((x - 3) ** 2).sum(), [-5.0], [Inequality(lambda x: x.sum(), upper=1.0)],
+        max_iter=1,
+    )
+    assert res.x[0] == pytest.approx(-1.0)
+    assert not res.success
+    assert "not stationary" in res.message and res.constr_violation == 0
+    assert res.optimality > 1e-2
+
+
+def test_curvature_step_is_half_the_inverse_curvature():
+    x = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    h = torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64)
+    assert curvature_step(lambda v: 0.5 * (h * v**2).sum(), x, {}) == pytest.approx(0.005)
+    # a linear objective has no curvature: a step of 1% of |x| per unit gradient
+    x = torch.nn.Parameter(torch.full((2,), 4.0, dtype=torch.float64))
+    assert curvature_step(lambda v: 2 * v.sum(), x, {}) == pytest.approx(0.01 * 4 / 2)
+
+
+def test_an_explicit_lr_is_used_as_given():
+    slow = minimize(
+        lambda x: ((x - 3) ** 2).sum(), [0.0], [Inequality(lambda x: x.sum(), upper=1.0)],
+        lr=1e-4, max_iter=100,
+    )
+    # 100 steps of 1e-4 along a gradient of at most 6 move x by at most 0.06
+    assert 0 < slow.x[0] <= 0.06 + 1e-12
+
+
+def test_a_diverging_problem_stops_with_a_clear_status():
+    # beyond x = 5 the objective is not finite: the self-set step backs off, then gives up
+    def fun(x):
+        return torch.where(x < 5, (x - 10) ** 2, torch.full_like(x, float("nan"))).sum()
+
+    res = minimize(fun, [0.0], max_iter=3000)
+    assert res.status == 2 and "diverged" in res.message
+    assert np.isfinite(res.x).all() and res.x[0] < 5  # the last finite point
+
+
+def test_auto_is_the_default_everywhere_and_has_no_step_size():
+    assert isinstance(resolve_method("auto"), Auto)
+    assert ConstrainedClassifier().method == "auto"
+    assert "dual_lr" not in Auto().get_params()
+    assert clone(Auto(kp=3.0)).kp == 3.0
+
+
+def test_state_dict_round_trip_continues_identically():
+    kw = dict(constraints=[Inequality(lambda x: x.sum(), upper=1.0)], max_iter=300)
+    res = minimize(lambda x: ((x - 3) ** 2).sum(), [0.0], **kw)
+    state = res.method.state_dict()
+    other = Auto().bind(res.method.evaluators_ or {}, dtype=torch.float64)
+    other.load_state_dict(state)
+    assert other.dual_steps_ == res.method.dual_steps_
+    assert other.scales_ == res.method.scales_
+    np.testing.assert_array_equal(other.multipliers()["c0"], res.multipliers[0])
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
+
+
+def test_estimator_default_meets_a_rate_level_without_tuning(cancer):
+    """63% of the training rows are positive; at most 50% may be predicted positive.
+
+    GDA's default dual step (0.01, in units of the multiplier per unit of rate)
+    ends infeasible here and returned the untrained model (test accuracy
+    0.43); its 7-point sweep peaks at 0.854 (dual_lr=1).
+    """
+    Xtr, Xte, ytr, yte = cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no infeasibility warning
+        clf = ConstrainedClassifier(
+            constraints={"rate": PredictionRate(label=1, upper=0.5)}, random_state=0
+        ).fit(Xtr, ytr)
+    assert clf.feasible_
+    assert clf.constraint_values_["rate"] <= 0.5 + 1e-6
+    assert clf.score(Xte, yte) >= 0.78
+    assert clf.best_epoch_ > 1
+
+
+def test_estimator_default_meets_a_norm_level(digits):
+    Xtr, Xte, ytr, yte = digits
+    clf = ConstrainedClassifier(constraints={"l2": L2Norm(bound=50.0)}, random_state=0)
+    clf.fit(Xtr, ytr)
+    assert clf.feasible_
+    assert squared_weight_norm(clf.module_) <= 50.0 * (1 + 1e-4)
+    assert clf.score(Xte, yte) >= 0.92

@@ -1,7 +1,8 @@
 """Robustness at the defaults, part (a): every method on constrained problems with known optima.
 
 Every method of ``sc.optim.minimize`` runs at its defaults (``method=<name>``,
-the default optimizer: SGD, lr 0.01, 100 steps per outer iteration) for a
+the default optimizer: SGD with ``lr=None``, the step set from the problem's
+curvature, 100 steps per outer iteration) for a
 fixed budget of ``--max-iter`` primal steps (default :data:`MAX_ITER`) on every
 problem of ``benchmarks/_problems.py`` (Hock-Schittkowski, Nocedal-Wright,
 SciPy's and Cooper's examples, Example 1 of Ramirez et al.), each unscaled and
@@ -460,7 +461,8 @@ def report(
         "# Robustness at the defaults, part (a): problems with known optima",
         "",
         f"Every method of `sc.optim.minimize` at its defaults (`method=<name>`, optimizer SGD, "
-        f"lr 0.01, 100 steps per outer iteration), **{max_iter} primal steps**, on "
+        "`lr=None`: the step set from the problem's curvature at the start and after every "
+        f"outer iteration; 100 steps per outer iteration), **{max_iter} primal steps**, on "
         f"{len(problems)} problems ({sources}; "
         f"see `benchmarks/_problems.py`), each at scale {scale_text} (objective and constraints "
         "multiplied by the factor) from a feasible and an infeasible start. "

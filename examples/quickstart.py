@@ -50,7 +50,7 @@ def main(out, epochs=40, seed=0):
             # "layers.2.*" work too (see constraints.select_parameters).
             "nonneg": NonNegativity(params="layers.2.weight"),
         },
-        method=GDA(dual_lr=0.1),
+        method="auto",
         max_epochs=epochs,
         random_state=seed,
     )

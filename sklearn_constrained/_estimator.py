@@ -353,7 +353,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         warn_unreachable_margins(self.history_, self.constraints_, stacklevel=2)
         if not verdict.feasible:
             warn_infeasible(self.constraints_, verdict, self.best_epoch_, self.selection_reason_,
-                            stacklevel=3)
+                            method=self.method_.short_name, stacklevel=3)
 
     def _values_on(self, evaluators, data):
         X_t, y_t = to_tensors(data, next(self.module_.parameters()).dtype)

@@ -63,7 +63,7 @@ def keep_finite_state(net, guard, best, X, exc, *, stacklevel=2):
     if kept is None:
         raise RuntimeError(
             f"{exc} Even so the module's outputs are not finite; no usable model was "
-            "found. Lower `lr`, standardise the inputs, or use method='auto'."
+            "found. Lower `lr` or standardise the inputs."
         ) from None
     what = "the initial state" if kept == 0 else f"the state of epoch {kept}"
     warnings.warn(f"{exc} The fitted model is {what} (best_epoch_); its outputs on the "
@@ -71,7 +71,7 @@ def keep_finite_state(net, guard, best, X, exc, *, stacklevel=2):
     return kept
 
 
-def warn_infeasible(constraints, verdict, best_epoch, reason=None, *, stacklevel=2):
+def warn_infeasible(constraints, verdict, best_epoch, reason=None, *, method=None, stacklevel=2):
     """Warn that the returned model does not satisfy every constraint on the training data.
 
     Parameters
@@ -83,15 +83,20 @@ def warn_infeasible(constraints, verdict, best_epoch, reason=None, *, stacklevel
         The epoch of the returned iterate.
     reason : str or None, default=None
         Why that iterate was chosen.
+    method : str or None, default=None
+        The method's short name: the advice names ``method='auto'`` only
+        to users of another method.
     stacklevel : int, default=2
         As for :func:`warnings.warn`, counted from the caller.
     """
     reason = f" {reason}" if reason else ""
+    advice = "Train longer (max_epochs), "
+    advice += "or relax" if method == "auto" else "use method='auto', or relax"
     warnings.warn(
         "The fitted model does not satisfy every constraint on the training data ("
         f"{describe(constraints, verdict)}). feasible_ is False. The returned model "
-        f"is the iterate of epoch {best_epoch} (best_epoch_):{reason}. Train longer "
-        "(max_epochs), use method='auto', or relax the level if it cannot be reached.",
+        f"is the iterate of epoch {best_epoch} (best_epoch_):{reason}. {advice} the level "
+        "if it cannot be reached.",
         ConvergenceWarning, stacklevel=stacklevel + 1)
 
 

@@ -93,7 +93,7 @@ class DivergenceGuard(Callback):
         raise TrainingDiverged(
             f"training diverged at epoch {row['epoch']}: the loss, a weight or a multiplier "
             "became NaN/inf. The weights and multipliers of the last finite epoch were kept. "
-            "Lower `lr`, standardise the inputs, or use method='auto', which needs no dual step."
+            "Lower `lr` or standardise the inputs (with a hand-set dual step: use method='auto')."
         )
 
     def restore_finite(self, net, X, extra=()):

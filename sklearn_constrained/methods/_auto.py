@@ -148,6 +148,7 @@ class Auto(ConstrainedMethod):
         self._pending_start = None
         self._quadratic = {}
         self._window, self._window_steps, self._window_epochs = {}, 0, 0
+        self._flips, self._last_epoch = {}, {}
         return self
 
     # -- the step ---------------------------------------------------------------
@@ -220,11 +221,23 @@ class Auto(ConstrainedMethod):
             g = state.strict_violation.detach().double().reshape(-1)
             acc = self._window.get(name)
             self._window[name] = g.clone() if acc is None else acc.add_(g)
+            # epochs whose violation crossed the level, either way, inside the window
+            kind = self.kinds_[name]
+            last = self._last_epoch.get(name)
+            if kind == "inequality":
+                flag = float(torch.relu(g).norm()) / self.scales_[name] > _TOL
+                active = bool((self.multipliers_[name].value > 0).any())
+                flip = last is not None and active and last[0] != flag
+            else:
+                flag = None
+                flip = last is not None and float(g @ last[1]) < 0
+            self._last_epoch[name] = (flag, g.clone())
+            self._flips[name] = self._flips.get(name, 0) + int(flip)
         if self._window_steps < _WINDOW_STEPS:
             return
         # one adaptation per window of at least _WINDOW_STEPS primal steps
-        window, n = self._window, self._window_epochs
-        self._window, self._window_steps, self._window_epochs = {}, 0, 0
+        window, n, flips = self._window, self._window_epochs, self._flips
+        self._window, self._window_steps, self._window_epochs, self._flips = {}, 0, 0, {}
         for name, total in window.items():
             g = total / n
             kind = self.kinds_[name]
@@ -240,6 +253,8 @@ class Auto(ConstrainedMethod):
                 crossed = active and (v_prev > _TOL) != (v > _TOL)
             else:
                 crossed = float(g @ g_prev) < 0
+            # two crossings inside one window: an oscillation its mean would hide
+            crossed = crossed or flips.get(name, 0) >= 2
             step = self.dual_steps_[name]
             if crossed:
                 step *= _SHRINK
@@ -268,6 +283,10 @@ class Auto(ConstrainedMethod):
             quadratic=dict(self._quadratic),
             window={n: g.clone() for n, g in self._window.items()},
             window_counts=[self._window_steps, self._window_epochs],
+            flips=dict(self._flips),
+            last_epoch={
+                n: {"flag": f, "violation": g.clone()} for n, (f, g) in self._last_epoch.items()
+            },
             eta_bounds={n: list(b) for n, b in self._eta_bounds.items()},
             prev_error={n: e.clone() for n, e in self._prev_error.items()},
             prev_epoch={
@@ -285,6 +304,10 @@ class Auto(ConstrainedMethod):
         self._window = {n: g.clone() for n, g in state.get("window", {}).items()}
         counts = state.get("window_counts", (0, 0))
         self._window_steps, self._window_epochs = int(counts[0]), int(counts[1])
+        self._flips = dict(state.get("flips", {}))
+        self._last_epoch = {
+            n: (d["flag"], d["violation"].clone()) for n, d in state.get("last_epoch", {}).items()
+        }
         self._eta_bounds = {n: tuple(b) for n, b in state.get("eta_bounds", {}).items()}
         self._prev_error = {n: e.clone() for n, e in state.get("prev_error", {}).items()}
         self._prev_epoch = {

@@ -55,8 +55,8 @@ from ._common import (
 )
 
 NAME = "overhead"
-METHODS = ("fp", "gda", "sal", "sadmm")
-GOALS = {"fp": "<= 1.10", "gda": "<= 1.10", "sal": "<= 1.10", "sadmm": "<= 1.25"}
+METHODS = ("fp", "gda", "sal", "sadmm", "auto")
+GOALS = {"fp": "<= 1.10", "gda": "<= 1.10", "sal": "<= 1.10", "sadmm": "<= 1.25", "auto": "<= 1.10"}
 LR = 0.01  # the estimators' default for Adam
 
 
@@ -119,7 +119,7 @@ def _cases():
             epochs=5,
             quick_epochs=1,
             batch_size=256,
-            methods=("fp", "gda", "sal"),
+            methods=("fp", "gda", "sal", "auto"),
             skorch=False,
             quick_rows=2000,
         ),

@@ -76,19 +76,23 @@ def main(out, epochs=60, seed=0):
 
     header = (
         f"{'method':<22}{'test acc':>9}{'||W||^2':>10}{'level':>9}{'value/level':>12}"
-        f"{'feasible':>10}{'fit s':>8}"
+        f"{'feasible':>10}{'epoch':>9}{'fit s':>8}"
     )
     print(header)
     print("-" * len(header))
     for name, method, clf, elapsed in runs:
         value = squared_weight_norm(clf.module_)
         feasible = "-" if method is None else ("yes" if value <= level * (1 + 1e-3) else "NO")
+        returned = f"{clf.best_epoch_}/{clf.n_iter_}"
         print(
             f"{name:<22}{clf.score(Xte, yte):>9.3f}{value:>10.1f}{level:>9.1f}"
             f"{value / level:>12.3f}"
-            f"{feasible:>10}{elapsed:>8.2f}"
+            f"{feasible:>10}{returned:>9}{elapsed:>8.2f}"
         )
     print(
+        "\nepoch: the epoch whose weights were returned / the epochs run. When the last epoch"
+        " misses\nthe level, the fit returns an earlier one (see best_epoch_): the smallest"
+        " penalty's model\nmeets the level only because training was cut short there.\n"
         "\nA small fixed penalty misses the level, a large one overshoots it: "
         "the coefficient that\n"
         "lands on the level is found only by trial and error. The default method is told only\n"

@@ -8,12 +8,16 @@ scikit-learn's digits under two constraints stated as levels:
 - ``nonneg``: the output layer's weights are non-negative, so every hidden
   unit can only add evidence for a class, never subtract it.
 
-Gradient descent-ascent (:class:`~sklearn_constrained.methods.GDA`, the
-default method) learns one Lagrange multiplier per constraint during the
-single training run: no penalty weight is tuned. Its dual step ``dual_lr``
-sets how fast the multipliers react; 0.1 (ten times the default) settles
-the non-negativity of this layer within the 40 epochs. The script prints the held-out accuracy, the
-constraint values against their levels and the multipliers, and writes the
+Gradient descent-ascent (:class:`~sklearn_constrained.methods.GDA`)
+learns one Lagrange multiplier per constraint during the single training
+run: no penalty weight is tuned. Its dual step ``dual_lr`` sets how fast the
+multipliers react; 0.1 (ten times GDA's default) settles the
+non-negativity of this layer within the 40 epochs. The self-tuning default
+``method="auto"`` ends this run 1% over the ``l2`` level (101.1 against 100
+after 40 epochs, and after 80): its multiplier and the norm oscillate with
+Adam, a case its step rule does not yet damp (see the methods guide). The
+script prints the held-out accuracy, the constraint values against their
+levels and the multipliers, and writes the
 training history drawn by :func:`sklearn_constrained.plotting.plot_history`.
 
 Run: ``python examples/quickstart.py`` (figure: ``docs/gallery/quickstart.png``;
@@ -50,7 +54,7 @@ def main(out, epochs=40, seed=0):
             # "layers.2.*" work too (see constraints.select_parameters).
             "nonneg": NonNegativity(params="layers.2.weight"),
         },
-        method="auto",
+        method=GDA(dual_lr=0.1),
         max_epochs=epochs,
         random_state=seed,
     )

@@ -78,12 +78,13 @@ def test_overhead_smallest(tmp_path):
     assert "No row for sadmm" in dp
     assert "Orthogonality" in (tmp_path / "overhead_orth.md").read_text()
     goals = {f.name.split(": ")[-1]: f.goal for f in figures if f.goal}
-    assert len([f for f in figures if f.goal]) == 4 + 4 + 3
+    assert len([f for f in figures if f.goal]) == 5 + 5 + 4
     assert goals == {
         "fp / unconstrained": "<= 1.10",
         "gda / unconstrained": "<= 1.10",
         "sal / unconstrained": "<= 1.10",
         "sadmm / unconstrained": "<= 1.25",
+        "auto / unconstrained": "<= 1.10",
     }
     assert all(0 < r < 100 for r in _finite_ratios(figures))
 

@@ -302,9 +302,15 @@ class ConstrainedNet(NeuralNet):
         if sums.n == 0:
             return
         if self.distributed:
-            tensors = [sums.objective, sums.loss] + [sums.values[k] for k in sums.data_names]
+            # the sums and the sample count together: every rank gets the global means
+            # (shards of different sizes weigh their batches differently)
+            count = torch.tensor([float(sums.n)], dtype=sums.objective.dtype,
+                                 device=sums.objective.device)
+            tensors = [sums.objective, sums.loss, count]
+            tensors += [sums.values[k] for k in sums.data_names]
             tensors += [sums.strict[k] for k in sums.data_names]
             allreduce_mean_(tensors)
+            sums.n = float(count)
         objective, loss, states = epoch_states(self.evaluators_, sums)
         record = end_outer_iteration(self.method_, objective, loss, states, self.kinds_)
         margins = self._update_margins()

@@ -71,7 +71,7 @@ def solve(method, steps, record_every):
         inner_steps=record_every,
         callback=lambda xk: path.append(xk),
     )
-    lam = np.array([h["multipliers"][0] for h in res.history])
+    lam = np.array([h["multipliers"]["c0"] for h in res.history])
     return res, np.array(path), lam
 
 

@@ -100,9 +100,9 @@ class Auto(ConstrainedMethod):
     kp : float, default=2.0
         The proportional gain of the PI update, dimensionless (in units of
         the relative violation): it damps the oscillation of the
-        multipliers; ``0`` is plain (adaptive) gradient ascent. Measured on
-        the problem suite of ``benchmarks/robustness.py`` (unscaled): 0
-        solves 46 of 66 runs, 2 solves 47, 8 solves 42.
+        multipliers; ``0`` is plain (adaptive) gradient ascent. 2 was the
+        best of 0, 2 and 8 on the unscaled problems of
+        ``benchmarks/robustness.py``.
     augmented : bool, default=True
         Add the augmented term :math:`c = \eta / s` for deterministic
         constraints (weight constraints, ``minimize``'s functions).

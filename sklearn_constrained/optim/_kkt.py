@@ -304,12 +304,18 @@ def check_kkt(
     if judged is not None:
         failures += judged["failures"]
     success = finite and feasible and judged is not None and not judged["failures"]
+    # bound multipliers implied by the judged multipliers
+    if finite and judged_lam is not None:
+        r = grad_f + (J.T @ judged_lam if judged_lam.size else 0.0)
+        bound_mult = r - project_gradient(r, at_lo, at_hi)
+    else:
+        bound_mult = np.full(n, np.nan)
+
     second_order = None
     if success:
-        r = grad_f + (J.T @ judged_lam if judged_lam.size else 0.0)
         second_order = negative_curvature(
-            fun, specs, xf, shape, judged_lam, J, entries, active,
-            r - project_gradient(r, at_lo, at_hi), at_lo, at_hi, tol, opt_tol * g_scale,
+            fun, specs, xf, shape, judged_lam, J, entries, active, bound_mult, at_lo, at_hi,
+            tol, opt_tol * g_scale,
         )
         if second_order is not None:
             success = False
@@ -328,13 +334,6 @@ def check_kkt(
         and given_fig["failures"]
     ):
         message += "; the method's own multipliers fail: " + "; ".join(given_fig["failures"])
-
-    # bound multipliers implied by the judged multipliers
-    if finite and judged_lam is not None:
-        r = grad_f + (J.T @ judged_lam if judged_lam.size else 0.0)
-        bound_mult = r - project_gradient(r, at_lo, at_hi)
-    else:
-        bound_mult = np.full(n, np.nan)
 
     def split(flat):
         if flat is None:

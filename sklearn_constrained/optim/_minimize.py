@@ -93,12 +93,6 @@ def _as_bounds(bounds, x):
     return lo_t, hi_t
 
 
-def _optimizer_class(optimizer):
-    if isinstance(optimizer, str):
-        return {"sgd": torch.optim.SGD}.get(optimizer.lower(), torch.optim.Optimizer)
-    return optimizer if isinstance(optimizer, type) else torch.optim.Optimizer
-
-
 def _numpy(t):
     return np.atleast_1d(t.detach().double().cpu().numpy())
 
@@ -263,8 +257,9 @@ def minimize(
     cons = _as_constraints(constraints)
     method = resolve_method(method)
     method.check_params()
-    auto_step = lr is None and issubclass(_optimizer_class(optimizer), torch.optim.SGD)
+    lr_given = lr is not None
     opt_cls, lr, opt_kwargs, _ = resolve_optimizer(optimizer, lr)
+    auto_step = not lr_given and issubclass(opt_cls, torch.optim.SGD)
     opt_kwargs = {**opt_kwargs, **(optimizer_params or {})}
     is_lbfgs = issubclass(opt_cls, torch.optim.LBFGS)
     if inner_steps is None:

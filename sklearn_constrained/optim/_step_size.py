@@ -78,7 +78,7 @@ def curvature_step(fun, x, evaluators, *, multipliers=None, power_iterations=20,
     try:
         with torch.enable_grad():
             f = fun(x)
-            gf = _flat_grad(f, x, True)
+            gf = _flat_grad(f, x, False)  # for its norm only
             terms = [f]
             gf_norm = float(gf.detach().norm())
             for name, e in evaluators.items():

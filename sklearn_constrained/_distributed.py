@@ -9,8 +9,6 @@ every rank applies the same dual step and holds identical multipliers.
 
 import torch
 
-from .constraints import ConstraintState
-
 __all__ = ["is_active", "rank_and_world", "allreduce_mean_", "synchronize_states", "check_ready"]
 
 
@@ -71,5 +69,5 @@ def synchronize_states(states, names):
     allreduce_mean_(values + strict)
     out = dict(states)
     for n, v, d in zip(names, values, strict, strict=True):
-        out[n] = ConstraintState(v, states[n].violation, d)
+        out[n] = states[n]._replace(value=v, strict_violation=d)
     return out

@@ -19,7 +19,7 @@ from ._base import (
 from ._counts import GroupMeanConstraint, GroupMeanEvaluator
 from ._density import Density
 from ._feasibility import judge, largest_violation, tolerance_scale, violation_magnitude
-from ._group_loss import BoundedGroupLoss
+from ._group_loss import BoundedGroupLoss, GroupLossEvaluator
 from ._orthogonality import Orthogonality
 from ._parity import (
     DemographicParity,
@@ -48,6 +48,7 @@ __all__ = [
     "FalsePositiveRate",
     "FalsePositiveRateParity",
     "GapConstraint",
+    "GroupLossEvaluator",
     "GroupMeanConstraint",
     "GroupMeanEvaluator",
     "L1Norm",

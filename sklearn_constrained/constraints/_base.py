@@ -17,7 +17,16 @@ per-fit object the training loop evaluates at every step. An evaluation is a
 ``violation``
     a differentiable surrogate of ``strict_violation`` that supplies the
     gradients: the same tensor for differentiable constraints, a smooth rate
-    for proxy constraints.
+    for proxy constraints;
+``objective_weight``
+    ``None`` for most constraints. A constraint whose differentiable
+    violation is the objective's own loss on part of the data (a group's loss)
+    sets it to how much one unit of its multiplier weighs against the
+    objective on that part (e.g. the squared target scale of a regressor).
+    The methods then divide the primal loss by ``1 + sum(w * multiplier)``:
+    the objective and the group losses enter as a convex combination, so a
+    growing multiplier reweights the groups instead of multiplying the
+    step (same stationary points, no divergence).
 
 The guide page "Writing a constraint or a method" shows a new constraint in a
 few lines.
@@ -62,6 +71,7 @@ class ConstraintState(NamedTuple):
     value: torch.Tensor
     violation: torch.Tensor
     strict_violation: torch.Tensor
+    objective_weight: float | torch.Tensor | None = None
 
 
 class BatchContext(NamedTuple):

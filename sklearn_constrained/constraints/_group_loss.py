@@ -5,7 +5,7 @@ import torch
 
 from ..utils._stats import group_loss_margin
 from ._base import ConstraintState, level_interval
-from ._counts import GroupMeanConstraint
+from ._counts import GroupMeanConstraint, GroupMeanEvaluator
 
 __all__ = ["BoundedGroupLoss"]
 
@@ -23,6 +23,17 @@ class BoundedGroupLoss(GroupMeanConstraint):
     surrogate is needed; one multiplier per group, fed by running per-group
     means so that a batch missing a group leaves its estimate unchanged. The
     value is the largest group loss.
+
+    A group's loss is the objective itself on that group, so a multiplier
+    here does not add a new direction: it scales the gradient the objective
+    already has. The state therefore carries an ``objective_weight`` (the
+    squared target scale: the group loss is in the units of ``y``, the
+    objective in standardised units), and every method divides its primal
+    loss by ``1 + target_scale**2 * sum(multipliers)``: the objective and the
+    group losses enter as a convex combination. A multiplier then shifts
+    weight towards the violating group, and never multiplies the step (with
+    SGD, a large multiplier used to make the step diverge). The stationary
+    points are those of the Lagrangian.
 
     Parameters
     ----------
@@ -43,6 +54,11 @@ class BoundedGroupLoss(GroupMeanConstraint):
 
     def __init__(self, bound=0.5):
         self.bound = bound
+
+    def bind(self, module, name):
+        """Return a :class:`GroupLossEvaluator` (the module is not needed)."""
+        self.check_params()
+        return GroupLossEvaluator(name, self)
 
     def columns(self, batch, class_index):
         """Each sample's loss, and its square (for the groups' variances).
@@ -81,3 +97,25 @@ class BoundedGroupLoss(GroupMeanConstraint):
         smooth = torch.where(seen, surrogate_means - bound, filler.to(surrogate_means.dtype))
         value = torch.where(seen, means, torch.zeros_like(means)).amax()
         return ConstraintState(value, smooth.reshape(-1), strict)
+
+
+class GroupLossEvaluator(GroupMeanEvaluator):
+    """The running group losses, with the objective weight of their multipliers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import BatchContext, BoundedGroupLoss
+    >>> evaluator = BoundedGroupLoss(bound=1.0).bind(None, "bgl").setup(classifier=False)
+    >>> y_pred, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[1.0], [1.0]])
+    >>> batch = BatchContext(y_pred, y=y, groups=torch.tensor([0, 1]), n_groups=2,
+    ...                      target_scale=2.0)
+    >>> state = evaluator.evaluate(batch)
+    >>> state.strict_violation.tolist(), state.objective_weight  # losses 4 and 0, in y units
+    ([3.0, -1.0], 4.0)
+    """
+
+    def evaluate(self, batch=None):
+        """The group-mean state, weighted against the objective by the squared target scale."""
+        state = super().evaluate(batch)
+        return state._replace(objective_weight=float(batch.target_scale) ** 2)

@@ -15,7 +15,14 @@ from ._auto import Auto
 from ._base import ConstrainedMethod
 from ._dual_optimizers import NuPI, make_dual_optimizer, set_dual_gradients
 from ._fixed_penalty import FixedPenalty
-from ._formulations import AugmentedLagrangian, ExactPenalty, Formulation, Lagrangian
+from ._formulations import (
+    AugmentedLagrangian,
+    ExactPenalty,
+    Formulation,
+    Lagrangian,
+    convex_combination,
+    objective_share,
+)
 from ._gda import GDA
 from ._multipliers import Multiplier, Multipliers
 from ._sadmm import SADMM
@@ -39,7 +46,9 @@ __all__ = [
     "Multiplier",
     "Multipliers",
     "NuPI",
+    "convex_combination",
     "make_dual_optimizer",
+    "objective_share",
     "resolve_method",
     "set_dual_gradients",
 ]

@@ -16,7 +16,11 @@ entry of a vector constraint shares the constraint's step):
    (no projection for an equality). The initial step
    :math:`\eta_0 = 0.1\,|f_0| / s` is a tenth of the multiplier that would
    make a violation of size :math:`s` cost as much as the objective at the
-   start (:math:`f_0`, the first batch's objective).
+   start (:math:`f_0`, the first batch's objective); for a group loss
+   (whose state has an objective weight :math:`w`, see
+   :func:`~sklearn_constrained.methods.convex_combination`) it is
+   :math:`\eta_0 = 0.1 / w`, a tenth of the multiplier that gives the group
+   the objective's whole weight.
 3. **An augmented term for deterministic constraints**, with coefficient
    :math:`c = \eta / s` (the dual step per unit of :math:`g`: the method of
    multipliers' pairing of the two). Rates and gaps get none: their
@@ -53,7 +57,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..constraints._feasibility import tolerance_scale
 from ._base import ConstrainedMethod
-from ._formulations import AugmentedLagrangian
+from ._formulations import AugmentedLagrangian, convex_combination, objective_share
 
 __all__ = ["Auto"]
 
@@ -191,6 +195,11 @@ class Auto(ConstrainedMethod):
             # for deterministic constraints only (a rate's surrogate is not its value)
             self._quadratic[name] = bool(self.augmented) and not evaluator.requires_data
             price = _gradient_ratio(objective, state.violation, evaluator.parameters)
+            if state.objective_weight is not None:
+                # a group's loss against the objective's: the multiplier that gives
+                # the group the objective's whole weight is 1 / w
+                w = float(torch.as_tensor(state.objective_weight).max())
+                price = 1.0 / w if w > 0 else price
             eta0 = self.eta_rel * (price if price is not None else f_scale / s)
             self.dual_steps_[name] = eta0
             self._eta_bounds[name] = (1e-12 * eta0, 1e12 * eta0)
@@ -201,13 +210,14 @@ class Auto(ConstrainedMethod):
             self._pending_start = None
             if not self.scales_:
                 self._start(objective, states)
-        loss = objective
+        loss, shares = objective, []
         for name, state in states.items():
             lam = self.multipliers_[name].value
             c = self.dual_steps_[name] / self.scales_[name] if self._quadratic[name] else 0.0
-            term = AugmentedLagrangian(c).term(lam, state.violation, self.kinds_[name])
-            loss = loss + term
-        return loss
+            formulation, kind = AugmentedLagrangian(c), self.kinds_[name]
+            loss = loss + formulation.term(lam, state.violation, kind)
+            shares.append(objective_share(formulation, lam, state, kind))
+        return convex_combination(loss, shares)
 
     # -- the outer iteration ----------------------------------------------------
     def epoch_end(self, states):

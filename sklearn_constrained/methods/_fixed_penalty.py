@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import ConstrainedMethod
-from ._formulations import ExactPenalty
+from ._formulations import ExactPenalty, convex_combination, objective_share
 
 __all__ = ["FixedPenalty"]
 
@@ -68,12 +68,14 @@ class FixedPenalty(ConstrainedMethod):
 
     def loss(self, objective, states):
         """The objective plus each coefficient times its constraint's violation."""
-        loss = objective
+        loss, shares = objective, []
         for name, state in states.items():
             c = self.coefs_[name]
             if c:
-                loss = loss + self._formulation.term(c, state.violation, self.kinds_[name])
-        return loss
+                kind = self.kinds_[name]
+                loss = loss + self._formulation.term(c, state.violation, kind)
+                shares.append(objective_share(self._formulation, c, state, kind))
+        return convex_combination(loss, shares)
 
     def multipliers(self):
         """The fixed coefficients, shaped like each constraint's strict violation."""

@@ -17,13 +17,29 @@ Each formulation gives the primal term of one constraint,
 
 ``g`` in a term is the differentiable violation (gradients); in a dual
 gradient it is the strict violation (the true rate of a proxy constraint).
+
+A constraint whose differentiable violation is the objective's own loss on
+part of the data (:class:`~sklearn_constrained.constraints.BoundedGroupLoss`)
+sets ``objective_weight`` in its state; :func:`convex_combination` then
+divides the primal loss by ``1 + sum(w * weight)`` over such terms, where
+``weight`` is the term's derivative in the violation
+(:meth:`Formulation.violation_weight`). The gradient is then a convex
+combination of the objective's and the group losses' gradients: a large
+multiplier shifts the weight between groups instead of multiplying the step.
 """
 
 import torch
 
 from ..constraints._feasibility import violation_magnitude
 
-__all__ = ["AugmentedLagrangian", "ExactPenalty", "Formulation", "Lagrangian"]
+__all__ = [
+    "AugmentedLagrangian",
+    "ExactPenalty",
+    "Formulation",
+    "Lagrangian",
+    "convex_combination",
+    "objective_share",
+]
 
 
 def _total(term):
@@ -58,6 +74,10 @@ class Formulation:
     def dual_gradient(self, multiplier, strict_violation, kind):
         """The gradient of the term in the multiplier (what dual ascent follows)."""
         return strict_violation
+
+    def violation_weight(self, multiplier, violation, kind):
+        """The term's derivative in the violation, per entry (the multiplier in effect)."""
+        return multiplier
 
 
 class Lagrangian(Formulation):
@@ -108,6 +128,15 @@ class AugmentedLagrangian(Formulation):
             return _total(shifted.square() - multiplier.square()) * (0.5 / c)
         return _total(multiplier * violation + (0.5 * c) * violation.square())
 
+    def violation_weight(self, multiplier, violation, kind):
+        r"""The multiplier in effect: :math:`\max(0, \lambda + c g)`, or :math:`\lambda + c h`."""
+        c = self.penalty
+        if c <= 0:
+            return multiplier
+        if kind == "inequality":
+            return torch.relu(multiplier + c * violation)
+        return multiplier + c * violation
+
     def dual_gradient(self, multiplier, strict_violation, kind):
         r""":math:`h` for an equality, :math:`\max(g, -\lambda/c)` for an inequality."""
         if kind == "inequality" and self.penalty > 0:
@@ -128,3 +157,41 @@ class ExactPenalty(Formulation):
     def term(self, coefficient, violation, kind):
         """The penalty; ``coefficient`` plays the multiplier's part."""
         return coefficient * violation_magnitude(kind, violation).sum()
+
+    def violation_weight(self, coefficient, violation, kind):
+        """``c`` where the inequality is violated, ``c sign(h)`` for an equality."""
+        if kind == "inequality":
+            return coefficient * (violation > 0).to(violation.dtype)
+        return coefficient * torch.sign(violation)
+
+
+def objective_share(formulation, multiplier, state, kind):
+    """The weight a term puts on the objective's own loss (a 0-d tensor), or ``None``.
+
+    ``None`` unless the constraint's state has an ``objective_weight``; then
+    ``sum(w * |weight|)``, with ``weight`` the term's derivative in the
+    violation. No gradient, no host synchronisation.
+    """
+    w = state.objective_weight
+    if w is None:
+        return None
+    with torch.no_grad():
+        weight = formulation.violation_weight(multiplier, state.violation.detach(), kind)
+        return (weight.abs() * w).sum()
+
+
+def convex_combination(loss, shares):
+    """``loss / (1 + sum(shares))`` over the shares that are not ``None``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(convex_combination(torch.tensor(6.0), [None, torch.tensor(2.0)]))
+    2.0
+    >>> float(convex_combination(torch.tensor(6.0), [None]))  # nothing to normalise
+    6.0
+    """
+    shares = [s for s in shares if s is not None]
+    if not shares:
+        return loss
+    return loss / (1.0 + sum(shares))

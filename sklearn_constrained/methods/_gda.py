@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import ConstrainedMethod
 from ._dual_optimizers import make_dual_optimizer, set_dual_gradients
-from ._formulations import AugmentedLagrangian, Lagrangian
+from ._formulations import AugmentedLagrangian, Lagrangian, convex_combination, objective_share
 
 __all__ = ["GDA"]
 
@@ -150,12 +150,13 @@ class GDA(ConstrainedMethod):
 
     def loss(self, objective, states):
         """The objective plus every constraint's (augmented) Lagrangian term."""
-        loss = objective
+        loss, shares = objective, []
         f = self.formulation_
         for name, state in states.items():
-            lam = self.multipliers_[name].value
-            loss = loss + f.term(lam, state.violation, self.kinds_[name])
-        return loss
+            lam, kind = self.multipliers_[name].value, self.kinds_[name]
+            loss = loss + f.term(lam, state.violation, kind)
+            shares.append(objective_share(f, lam, state, kind))
+        return convex_combination(loss, shares)
 
     def current_penalty(self):
         """The augmented term's coefficient, or ``None`` for the plain Lagrangian."""

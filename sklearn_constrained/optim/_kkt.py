@@ -16,7 +16,11 @@ Tolerances (scale-free where the library's feasibility rule allows):
 
 - **feasibility**: every constraint's largest violation (``relu(g - eps)``,
   ``|h - eps|``, and the bounds) is at most ``tol * max(1, |level|)``, the
-  library's rule (:func:`~sklearn_constrained.constraints.tolerance_scale`);
+  library's rule (:func:`~sklearn_constrained.constraints.tolerance_scale`),
+  and, whatever the constraint's units, every violated entry is within
+  ``tol * max(1, |x|_inf)`` of its level in ``x`` to first order (its
+  violation over the norm of its gradient): a constraint multiplied by 0.01
+  cannot pass with a violation 100 times larger in ``x``;
 - **stationarity**: ``optimality`` (the infinity norm of the gradient of the
   Lagrangian projected onto the bounds: at a coordinate on its lower bound
   only a positive component, which points out of the box for a descent step,
@@ -258,6 +262,16 @@ def check_kkt(
         )
     worst_rel = max(rel, default=(0.0, None, 0.0, 1.0))
     feasible = worst_rel[0] <= tol
+    # and in x, whatever the constraint's units: a violation over its gradient's
+    # norm (the first-order distance to the level) at most tol * max(1, |x|_inf)
+    x_scale = max(1.0, float(np.max(np.abs(xn), initial=0.0))) if finite else 1.0
+    far = (0.0, None, 0.0)
+    for (label, kind, slack, _), row in zip(entries, rows, strict=True):
+        v = max(slack, 0.0) if kind == "inequality" else abs(slack)
+        norm = float(np.linalg.norm(row)) if finite and v > 0 else 0.0
+        if norm > 0 and v / norm > far[0]:
+            far = (v / norm, label, v)
+    feasible = feasible and far[0] <= tol * x_scale
 
     # active sets
     at_lo = np.isfinite(lo) & (xn - lo <= tol * np.maximum(1.0, np.abs(lo)))
@@ -295,11 +309,17 @@ def check_kkt(
     failures = []
     if not finite:
         failures.append("not finite: the objective, a constraint or a gradient is not finite")
-    if not feasible:
+    if worst_rel[0] > tol:
         _, where, v, s = worst_rel
         failures.append(
             f"not feasible: largest violation {v:.3g} on {where} > tol = {tol * s:.3g}"
             + (f" ({tol:g} x max(1, |level|) = {s:g})" if s != 1 else "")
+        )
+    elif not feasible and finite:
+        d, where, v = far
+        failures.append(
+            f"not feasible: the violation {v:.3g} of {where} is {d:.3g} from its level in x "
+            f"(violation / gradient norm) > tol x max(1, |x|_inf) = {tol * x_scale:.3g}"
         )
     if judged is not None:
         failures += judged["failures"]

@@ -59,6 +59,25 @@ def test_infeasible_point_names_the_violation():
     assert res.constr_violation == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.01, 1e-6])
+def test_feasibility_is_judged_in_x_whatever_the_constraints_units(scale):
+    # min (x - 3)^2  s.t.  scale * x <= scale: x* = 1. x = 1.005 is 5e-3 from the
+    # level in x: with scale 0.01 its violation, 5e-5, is within tol = 1e-4 of the
+    # level's units, and it used to pass (the robustness suite's false successes)
+    cons = [("inequality", lambda x: scale * x.sum(), scale)]
+
+    def f(x):
+        return ((x - 3) ** 2).sum()
+
+    res = check_kkt(f, [1.005], cons, gradient_scale=6.0)
+    assert not res.success and not res.tests["feasible"]
+    assert "from its level in x" in res.message or "largest violation" in res.message
+    # the solution passes at every scale, and so does a point 1e-5 away
+    for x in (1.0, 1.0 + 1e-5):
+        ok = check_kkt(f, [x], cons, gradient_scale=6.0)
+        assert ok.success, ok.message
+
+
 def test_wrong_sign_multiplier_fails():
     # min (x - 2)^2 s.t. x >= 1: x = 1 is stationary with lambda = -2, but x = 2 is better
     f = lambda x: ((x - 2) ** 2).sum()  # noqa: E731

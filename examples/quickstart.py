@@ -8,17 +8,14 @@ scikit-learn's digits under two constraints stated as levels:
 - ``nonneg``: the output layer's weights are non-negative, so every hidden
   unit can only add evidence for a class, never subtract it.
 
-Gradient descent-ascent (:class:`~sklearn_constrained.methods.GDA`)
-learns one Lagrange multiplier per constraint during the single training
-run: no penalty weight is tuned. Its dual step ``dual_lr`` sets how fast the
-multipliers react; 0.1 (ten times GDA's default) settles the
-non-negativity of this layer within the 40 epochs. The self-tuning default
-``method="auto"`` ends this run 1% over the ``l2`` level (101.1 against 100
-after 40 epochs, and after 80): its multiplier and the norm oscillate with
-Adam, a case its step rule does not yet damp (see the methods guide). The
-script prints the held-out accuracy, the constraint values against their
-levels and the multipliers, and writes the
-training history drawn by :func:`sklearn_constrained.plotting.plot_history`.
+No penalty weight and no dual step size are tuned: the default
+``method="auto"`` learns one Lagrange multiplier per constraint during the
+single training run, sets and adapts its own dual step, and ends with a
+projection of these two weight constraints onto their levels when Adam's
+last steps leave them a fraction of a percent over (see the methods
+guide). The script prints the held-out accuracy, the constraint values
+against their levels and the multipliers, and writes the training history
+drawn by :func:`sklearn_constrained.plotting.plot_history`.
 
 Run: ``python examples/quickstart.py`` (figure: ``docs/gallery/quickstart.png``;
 ``--out PATH`` to write it elsewhere, ``--quick`` for a 5-epoch smoke run).
@@ -37,7 +34,6 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sklearn_constrained import ConstrainedClassifier  # noqa: E402
 from sklearn_constrained.constraints import L2Norm, NonNegativity  # noqa: E402
-from sklearn_constrained.methods import GDA  # noqa: E402
 from sklearn_constrained.plotting import plot_history  # noqa: E402
 
 
@@ -54,7 +50,6 @@ def main(out, epochs=40, seed=0):
             # "layers.2.*" work too (see constraints.select_parameters).
             "nonneg": NonNegativity(params="layers.2.weight"),
         },
-        method=GDA(dual_lr=0.1),
         max_epochs=epochs,
         random_state=seed,
     )
@@ -74,7 +69,6 @@ def main(out, epochs=40, seed=0):
     axes = plot_history(clf)
     fig = axes[0].figure
     fig.suptitle("Quick start: digits MLP with ||W||^2 <= 100 and a non-negative output layer")
-    fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"figure written to {out} ({time.perf_counter() - start:.1f} s)")

@@ -68,6 +68,8 @@ _STALL = 0.5
 _TOL = 1e-6
 #: the step adapts once per window of at least this many primal steps
 _WINDOW_STEPS = 50
+#: the final projection acts on violations up to this share of max(1, |level|)
+_PROJECT_WITHIN = 0.1
 
 
 def _gradient_ratio(objective, violation, parameters):
@@ -110,6 +112,15 @@ class Auto(ConstrainedMethod):
     augmented : bool, default=True
         Add the augmented term :math:`c = \eta / s` for deterministic
         constraints (weight constraints, ``minimize``'s functions).
+    final_projection : bool, default=True
+        At the end of training, project the parameters of every
+        deterministic constraint that has a closed-form projection (norm
+        balls, non-negativity, the simplex, ``prox=`` functions) onto its
+        level when the returned iterate violates it by at most a tenth of
+        :math:`\max(1, |\epsilon|)`: a primal optimizer such as Adam keeps
+        jittering across the level by a fraction of a percent, which no
+        multiplier removes. The reported values are those of the projected
+        model; ``final_projection_`` records what was projected.
 
     Attributes
     ----------
@@ -118,6 +129,9 @@ class Auto(ConstrainedMethod):
         :math:`\eta` of each constraint.
     scales_ : dict of str to float
         The violation scale :math:`s` of each constraint.
+    final_projection_ : dict of str to float
+        After training: the largest violation of each constraint whose
+        parameters the final projection moved (empty when none).
 
     Examples
     --------
@@ -133,13 +147,15 @@ class Auto(ConstrainedMethod):
     _parameter_constraints = {
         "kp": [Interval(Real, 0, None, closed="left")],
         "augmented": ["boolean"],
+        "final_projection": ["boolean"],
     }
     #: initial dual step, as a fraction of the objective's size
     eta_rel = 0.1
 
-    def __init__(self, kp=2.0, augmented=True):
+    def __init__(self, kp=2.0, augmented=True, final_projection=True):
         self.kp = kp
         self.augmented = augmented
+        self.final_projection = final_projection
 
     def bind(self, evaluators, *, device=None, dtype=None):
         """Create the multipliers; the scales are set at the first step."""
@@ -153,6 +169,7 @@ class Auto(ConstrainedMethod):
         self._quadratic = {}
         self._window, self._window_steps, self._window_epochs = {}, 0, 0
         self._flips, self._last_epoch = {}, {}
+        self.final_projection_ = {}
         return self
 
     # -- the step ---------------------------------------------------------------
@@ -263,8 +280,10 @@ class Auto(ConstrainedMethod):
                 crossed = active and (v_prev > _TOL) != (v > _TOL)
             else:
                 crossed = float(g @ g_prev) < 0
-            # two crossings inside one window: an oscillation its mean would hide
-            crossed = crossed or flips.get(name, 0) >= 2
+            # two crossings inside one window: an oscillation its mean would hide,
+            # unless the window's mean is still violated (the multiplier is then too
+            # small on average: the oscillation is the primal optimizer's, e.g. Adam's)
+            crossed = crossed or (flips.get(name, 0) >= 2 and not v > _TOL)
             step = self.dual_steps_[name]
             if crossed:
                 step *= _SHRINK
@@ -272,6 +291,36 @@ class Auto(ConstrainedMethod):
                 step *= _GROW
             lo, hi = self._eta_bounds[name]
             self.dual_steps_[name] = min(max(step, lo), hi)
+
+    def finalize(self):
+        """Project slightly violated weight constraints onto their levels (``final_projection``)."""
+        self.final_projection_ = {}
+        if not self.final_projection:
+            return
+        targets = {}
+        with torch.no_grad():
+            for name, ev in self.evaluators_.items():
+                if ev.requires_data or not ev.has_projection or not list(ev.parameters):
+                    continue
+                g = ev.evaluate(None).strict_violation.detach()
+                v = float(g.abs().max() if self.kinds_[name] == "equality" else g.max())
+                if 0 < v <= _PROJECT_WITHIN * tolerance_scale(ev.constraint):
+                    targets[name] = (ev, v)
+            # alternating projections: constraints may share parameters
+            for _ in range(100 if len(targets) > 1 else 1):
+                for ev, _v in targets.values():
+                    params = list(ev.parameters)
+                    z = [p.detach().clone() for p in params]
+                    ev.project_(z)
+                    for p, t in zip(params, z, strict=True):
+                        p.copy_(t)
+                if len(targets) < 2 or all(
+                    float(ev.evaluate(None).strict_violation.max()) <= 0
+                    or self.kinds_[n] == "equality"
+                    for n, (ev, _v) in targets.items()
+                ):
+                    break
+        self.final_projection_ = {n: v for n, (_ev, v) in targets.items()}
 
     def current_penalty(self):
         r"""Each constraint's augmented-term coefficient :math:`c = \eta / s`, for the history."""

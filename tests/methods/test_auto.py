@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_constrained import ConstrainedClassifier
-from sklearn_constrained.constraints import L2Norm, PredictionRate
+from sklearn_constrained.constraints import L2Norm, NonNegativity, PredictionRate
 from sklearn_constrained.methods import Auto, resolve_method
 from sklearn_constrained.optim import Equality, Inequality, minimize
 from sklearn_constrained.optim._step_size import curvature_step
@@ -155,3 +155,46 @@ def test_estimator_default_meets_a_norm_level(digits):
     assert clf.feasible_
     assert squared_weight_norm(clf.module_) <= 50.0 * (1 + 1e-4)
     assert clf.score(Xte, yte) >= 0.92
+
+
+def _bound_auto(module, constraints, **params):
+    evaluators = {name: c.bind(module, name) for name, c in constraints.items()}
+    return Auto(**params).bind(evaluators), evaluators
+
+
+def _value(evaluator):
+    return float(evaluator.evaluate(None).value.detach())
+
+
+def test_final_projection_removes_a_small_violation_only():
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    norm = squared_weight_norm(module)
+    # 5% over the level: projected onto it
+    method, ev = _bound_auto(module, {"l2": L2Norm(bound=norm / 1.05)})
+    method.finalize()
+    assert _value(ev["l2"]) == pytest.approx(norm / 1.05, rel=1e-5)
+    assert method.final_projection_["l2"] == pytest.approx(norm - norm / 1.05, rel=1e-4)
+    # 50% over: left alone (a projection would change the model too much), and so
+    # is everything with final_projection=False
+    for level, params in ((norm / 1.5, {}), (norm / 1.05, {"final_projection": False})):
+        before = [p.detach().clone() for p in module.parameters()]
+        method, _ = _bound_auto(module, {"l2": L2Norm(bound=level)}, **params)
+        method.finalize()
+        assert method.final_projection_ == {}
+        assert all(torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
+def test_final_projection_meets_constraints_that_share_parameters():
+    torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        module[2].weight.sub_(0.05 * module[2].weight.abs().max()).clamp_(min=-0.02)
+    norm = squared_weight_norm(module)
+    method, ev = _bound_auto(module, {"l2": L2Norm(bound=norm / 1.02),
+                                      "nonneg": NonNegativity(params="2.weight")})
+    assert _value(ev["nonneg"]) > 0  # both violated, slightly
+    method.finalize()
+    assert set(method.final_projection_) == {"l2", "nonneg"}
+    assert float(ev["l2"].evaluate(None).strict_violation.detach().max()) <= 1e-5 * norm
+    assert _value(ev["nonneg"]) == 0.0

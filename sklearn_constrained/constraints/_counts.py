@@ -15,7 +15,7 @@ import copy
 import numpy as np
 import torch
 
-from ._base import Constraint, ConstraintEvaluator, ConstraintState
+from ._base import Constraint, ConstraintEvaluator
 
 __all__ = ["GroupMeanConstraint", "GroupMeanEvaluator", "MEMORY_BATCHES"]
 
@@ -175,7 +175,7 @@ class GroupMeanEvaluator(ConstraintEvaluator):
 
         Floating-point tensors take ``like``'s dtype; integer ones keep theirs.
         """
-        key = (key, str(like.device), like.dtype)
+        key = (key, like.device, like.dtype)
         t = self._cache.get(key)
         if t is None:
             t = make()
@@ -197,7 +197,24 @@ class GroupMeanEvaluator(ConstraintEvaluator):
         g = batch.groups
         if g.device != like.device or g.dtype != torch.long:
             g = g.to(like.device, torch.long)
-        return eye[:, g]
+        if g.dim() != 1:
+            g = g.reshape(-1)
+        # the columns of the identity: one gather, cheaper than advanced indexing
+        return eye.index_select(1, g)
+
+    def _scalars(self, like):
+        """The 0-d constants ``(0, 1e-12, 1)`` on ``like``'s device and dtype.
+
+        A tensor operand costs less than a Python number, which every
+        operation first wraps into a new tensor; the values are the same.
+        """
+        key = ("scalars", like.device, like.dtype)
+        out = self._cache.get(key)
+        if out is None:
+            out = self._cache[key] = tuple(
+                torch.tensor(v, dtype=like.dtype, device=like.device) for v in (0.0, 1e-12, 1.0)
+            )
+        return out
 
     def _tables(self, batch):
         """The batch's per-group sums ``(G, 3, R)`` and what the surrogate means need."""
@@ -214,24 +231,28 @@ class GroupMeanEvaluator(ConstraintEvaluator):
                     pop = pop * w.reshape(-1, 1).to(pop.dtype)
                 cols = torch.cat([hard * pop, pop, soft * pop], 1)
             member = self._membership(batch, cols)
-            tab = cols.sum(0, keepdim=True) if member is None else member @ cols
+            tab = cols.sum(0, keepdim=True) if member is None else torch.mm(member, cols)
         if w is not None:
             population = pop
         return tab.view(-1, 3, n_cols), soft, population, member
 
-    def _accumulate(self, tab, batch_size):
+    def _accumulate(self, tab, batch_size, present=None):
+        """Add a batch's sums; ``present`` (``(G, R)``, bool): the cells the batch contains."""
         if self._counts is None or self._counts.shape != tab.shape:
             self._counts = tab.clone()
             return
         window = None if self.window is None else min(self.window, MEMORY_BATCHES * batch_size)
         if window:
-            # (1, beta): the factors of absent and present cells
+            zero, _, one = self._scalars(tab)
+            if present is None:
+                present = torch.gt(tab[:, 1], zero)
+            # the factor of the present cells (a 0-d constant; the absent ones keep theirs)
             decay = self.cached(
                 ("decay", batch_size, window),
                 tab,
-                lambda: torch.tensor([1.0, max(0.0, 1.0 - batch_size / window)]),
+                lambda: torch.tensor(max(0.0, 1.0 - batch_size / window)),
             )
-            self._counts.mul_(decay[(tab[:, 1:2] > 0).long()])
+            self._counts.mul_(torch.where(present.unsqueeze(1), decay, one))
         self._counts.add_(tab)
 
     # -- evaluation -------------------------------------------------------------
@@ -244,23 +265,48 @@ class GroupMeanEvaluator(ConstraintEvaluator):
         """The state from the running means (multipliers) and the batch's surrogate (gradients)."""
         if batch is None:
             raise ValueError(f"Constraint {self.name!r} depends on the data: pass a batch.")
-        tab, soft, population, member = self._tables(batch)
+        return self._from_tables(batch, *self._tables(batch))
+
+    def _from_tables(self, batch, tab, soft, population, member):
+        """:meth:`evaluate` once the batch's tables are known."""
+        zero, tiny, one = self._scalars(tab)
         with torch.no_grad():
+            den = tab[:, 1]  # (G, R): the batch's populations
+            present = torch.gt(den, zero)
             if not self.external or self._counts is None:
-                self._accumulate(tab, batch.y_pred.shape[0])
+                self._accumulate(tab, batch.y_pred.shape[0], present)
             run = self._counts
             # the running true and surrogate means, in one division
-            means = run[:, 0::2] / run[:, 1:2].clamp_min(1e-12)
-            den = tab[:, 1]
+            means = torch.div(run[:, 0::2], torch.clamp_min(run[:, 1:2], tiny))
             # 1 / population (a group the batch misses has an all-zero
             # membership row, so its batch mean is 0 whatever this factor)
-            inv = (
-                den.clamp_min(1e-12).reciprocal()
-                if batch.sample_weight is not None
-                else (den.clamp_min(1.0).reciprocal())
-            )
+            floor = tiny if batch.sample_weight is not None else one
+            inv = torch.clamp_min(den, floor).reciprocal()
             # cells the batch misses: their running surrogate mean, a constant
-            missing = means[:, 1].masked_fill(den > 0, 0.0)
+            missing = means[:, 1].masked_fill(present, zero)
+            seen = torch.gt(run[:, 1], zero)
+        state = self._state(means[:, 0], seen, soft, population, member, inv, missing)
+        return self._with_margin(state)
+
+    def _with_margin(self, state):
+        m = self.margin_
+        if m is None:
+            return state
+        # a level tightened by the margin: every entry reads "g - level <= 0"
+        return state._replace(
+            violation=state.violation + m, strict_violation=state.strict_violation + m
+        )
+
+    def _state(self, means, seen, soft, population, member, inv, missing):
+        """The state from the running means and the batch's surrogate columns.
+
+        ``means``, ``seen``, ``inv`` (one over the batch's populations) and
+        ``missing`` (the running surrogate mean of the cells the batch
+        misses, else 0) are ``(G, R)`` constants; ``soft`` and ``population``
+        the batch's ``(n, R)`` columns, ``member`` its ``(G, n)`` membership.
+        A subclass may compute the state directly (the parity constraints' does);
+        this one forms the surrogate means for :meth:`GroupMeanConstraint.finish`.
+        """
         # the batch's surrogate means: the only operations with gradients
         if member is not None and population is None and soft.shape[1] == 1:
             surrogate = (member * inv) @ soft  # (G, n) @ (n, 1)
@@ -270,12 +316,7 @@ class GroupMeanEvaluator(ConstraintEvaluator):
                 surrogate = weighted.sum(0, keepdim=True) * inv
             else:
                 surrogate = (member @ weighted) * inv
-        state = self.constraint.finish(means[:, 0], run[:, 1] > 0, surrogate + missing, self.cached)
-        m = self.margin_
-        if m is None:
-            return state
-        # a level tightened by the margin: every entry reads "g - level <= 0"
-        return ConstraintState(state.value, state.violation + m, state.strict_violation + m)
+        return self.constraint.finish(means, seen, surrogate + missing, self.cached)
 
     def set_margin(self, margin):
         """Tighten the level(s) by ``margin`` (a float or one per entry; ``None``: none)."""

@@ -11,8 +11,9 @@ import torch
 
 from ..utils._stats import gap_margin
 from ._base import ConstraintState, level_interval
+from ._counts import GroupMeanEvaluator
 from ._rate import SURROGATE_CONSTRAINT, RateConstraint, _labels
-from ._surrogates import surrogate_indicator
+from ._surrogates import indicator_columns, surrogate_indicator
 
 __all__ = [
     "DemographicParity",
@@ -73,12 +74,17 @@ class GapConstraint(RateConstraint):
         self.pos_label = pos_label
         self.surrogate = surrogate
 
+    def bind(self, module, name):
+        """Return a :class:`GapEvaluator` (the module is not needed)."""
+        self.check_params()
+        return GapEvaluator(name, self)
+
     def columns(self, batch, class_index):
         """One column per rate of ``rates``."""
         k = 1 if class_index is None else class_index
         if self.rates == ("selection",):  # demographic parity: the hot case
-            hard, soft = surrogate_indicator(batch.y_pred, k, self.surrogate)
-            return hard[:, None], soft[:, None], None
+            hard, soft = indicator_columns(batch.y_pred, k, self.surrogate)
+            return hard, soft, None
         y = _labels(batch) if self.requires_labels else None
         hards, softs, pops = [], [], []
         positive = is_pos = None
@@ -131,6 +137,100 @@ class GapConstraint(RateConstraint):
         # both orders of a pair are in `strict`, so its maximum plus the bound
         # is the largest gap over the pairs seen (>= 0, and 0 when none is seen)
         return ConstraintState(strict.amax() + bound, smooth, strict)
+
+
+class GapEvaluator(GroupMeanEvaluator):
+    """The running rates of a :class:`GapConstraint`, with its pairwise state in a few products.
+
+    Each entry of the state is linear in the group rates, and a group's
+    batch rate is linear in the samples' surrogates: the violation of pair
+    ``p`` is ``sum_i A[p, i] * s_i + c_p``, with ``A`` the pairs' difference
+    matrix (zero rows for the pairs not yet seen) times the batch's
+    membership scaled by one over each group's population. ``A`` and ``c``
+    carry no gradient, so the differentiable part of a step is one matrix
+    product whatever the number of groups: the same state as
+    :meth:`GapConstraint.finish` of the surrogate means, up to rounding.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import BatchContext, DemographicParity
+    >>> evaluator = DemographicParity(bound=0.1).bind(None, "dp").setup(classes=[0, 1])
+    >>> type(evaluator).__name__
+    'GapEvaluator'
+    >>> logits = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, -2.0]])
+    >>> state = evaluator.evaluate(BatchContext(logits, groups=torch.tensor([0, 0, 1, 1]),
+    ...                                         n_groups=2))
+    >>> [round(v, 6) for v in state.strict_violation.tolist()]  # rates 1.0 and 0.5
+    [0.4, -0.6]
+    """
+
+    def _pairs(self, n_groups, like):
+        """The ``(2P,)`` groups of the ordered pairs (firsts, then seconds) and their ``(P, G)``."""
+        pairs = self.cached(
+            ("pairs", n_groups), like, lambda: _pair_index(n_groups)[0].reshape(-1)
+        )
+        return pairs, self.cached(("diff", n_groups), like, lambda: _pair_index(n_groups)[1])
+
+    def _from_tables(self, batch, tab, soft, population, member):
+        n_groups, _, n_rates = tab.shape
+        if n_rates != 1 or n_groups < 2:
+            return super()._from_tables(batch, tab, soft, population, member)
+        # one rate (demographic parity, the hot case): the fewest operations,
+        # with 0-d tensors for the constants
+        bound = float(self.constraint.bound)
+        pairs, _ = self._pairs(n_groups, tab)
+        diff_t = self.cached(("diff_t", n_groups), tab, lambda: _pair_index(n_groups)[1].T)
+        level = self.cached(
+            ("bound", bound), tab, lambda: torch.tensor(bound, dtype=torch.float64)
+        )
+        zero, tiny, one = self._scalars(tab)
+        with torch.no_grad():
+            den = tab[:, 1]  # (G, 1): the batch's populations
+            present = torch.gt(den, zero)
+            if not self.external or self._counts is None:
+                self._accumulate(tab, batch.y_pred.shape[0], present)
+            run = self._counts.view(n_groups, 3)
+            count = run[:, 1:2]
+            # (G, 3): the running true mean, 1 (or 0) and the running surrogate mean
+            means = torch.div(run, torch.clamp_min(count, tiny))
+            # a group the batch misses keeps its running surrogate mean, a constant
+            means[:, 2:3].masked_fill_(present, zero)
+            # (P,): both groups of the pair seen
+            both = torch.gt(count, zero).view(-1).index_select(0, pairs).view(2, -1).all(0)
+            dm = torch.mul(diff_t, both)  # (G, P): the differences of the pairs seen
+            # (3, P): the true gaps and the constant part of the surrogate ones
+            out = torch.sub(torch.mm(means.T, dm), level)
+            strict = out[0]
+            # both orders of a pair are in `strict`, so its maximum plus the bound
+            # is the largest gap over the pairs seen (>= 0, and 0 when none is seen)
+            value = torch.add(strict.amax(), level)
+            floor = tiny if batch.sample_weight is not None else one
+            # (P, n): the samples' weights in each gap, difference / population
+            weights = torch.mm(torch.div(dm, torch.clamp_min(den, floor)).T, member)
+        weighted = soft if population is None else soft * population
+        violation = torch.addmv(out[2], weights, weighted.view(-1))
+        return self._with_margin(ConstraintState(value, violation, strict))
+
+    def _state(self, means, seen, soft, population, member, inv, missing):
+        n_groups, n_rates = means.shape
+        if n_groups < 2:
+            return super()._state(means, seen, soft, population, member, inv, missing)
+        bound = float(self.constraint.bound)
+        pairs, dmat = self._pairs(n_groups, means)
+        n_pairs = dmat.shape[0]
+        with torch.no_grad():
+            # both groups of the pair seen, per rate: (P, R)
+            both = seen.index_select(0, pairs).view(2, n_pairs, n_rates).all(0)
+            # one (P, G) difference matrix per rate; the entries rate by rate
+            dm = dmat * both.T.unsqueeze(2)  # (R, P, G)
+            strict = (dm @ means.T.unsqueeze(2)).view(-1) - bound
+            weights = dm @ (member * inv.T.unsqueeze(2))  # (R, P, n)
+            offset = dm @ missing.T.unsqueeze(2) - bound  # (R, P, 1)
+            value = strict.amax() + bound
+        weighted = soft if population is None else soft * population  # (n, R)
+        violation = torch.baddbmm(offset, weights, weighted.T.unsqueeze(2)).view(-1)
+        return ConstraintState(value, violation, strict)
 
 
 _GAP_PARAMS = """

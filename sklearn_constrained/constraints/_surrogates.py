@@ -9,7 +9,7 @@ fairness guide explains the choice of the default.
 
 import torch
 
-__all__ = ["SURROGATES", "surrogate_indicator"]
+__all__ = ["SURROGATES", "indicator_columns", "surrogate_indicator"]
 
 #: the surrogates a rate constraint accepts
 SURROGATES = ("sigmoid", "hinge")
@@ -68,15 +68,39 @@ def surrogate_indicator(logits, k, surrogate="sigmoid"):
     return hard, soft
 
 
-def _binary_indicator(logits, k, surrogate):
+def indicator_columns(logits, k, surrogate="sigmoid"):
+    """:func:`surrogate_indicator` as ``(n_samples, 1)`` columns (no reshaping in the graph).
+
+    Examples
+    --------
+    >>> import torch
+    >>> hard, soft = indicator_columns(torch.tensor([[0.0, 8.0], [3.0, -3.0]]), 1)
+    >>> hard.tolist(), soft.shape
+    ([[1.0], [0.0]], torch.Size([2, 1]))
+    """
+    if (
+        surrogate in SURROGATES
+        and logits.dim() == 2
+        and logits.shape[1] == 2
+        and not isinstance(k, torch.Tensor)
+    ):
+        return _binary_indicator(logits, int(k), surrogate, column=True)
+    hard, soft = surrogate_indicator(logits, k, surrogate)
+    return hard.unsqueeze(1), soft.unsqueeze(1)
+
+
+def _binary_indicator(logits, k, surrogate, column=False):
     """The two-class case in four operations, from the margin ``z_k - z_{1-k}``.
 
     The softmax probability of class ``k`` is the sigmoid of the margin;
-    ``argmax`` breaks a tie towards class 0.
+    ``argmax`` breaks a tie towards class 0. With ``column`` the margin is an
+    ``(n, 1)`` column (a matrix product instead of a matrix-vector one: the
+    same two products and one sum per sample, so the same values).
     """
-    margin = logits @ _margin_vector(k, logits)
-    # comparisons record no gradient: no detach needed
-    hard = (margin > 0 if k == 1 else margin >= 0).to(logits.dtype)
+    vector, zero = _margin_vector(k, logits, column)
+    margin = torch.mm(logits, vector) if column else torch.mv(logits, vector)
+    # comparisons record no gradient: no detach needed (a 0-d zero costs less than 0)
+    hard = (torch.gt(margin, zero) if k == 1 else torch.ge(margin, zero)).to(logits.dtype)
     if surrogate == "sigmoid":
         soft = torch.sigmoid(margin)
     else:
@@ -87,11 +111,12 @@ def _binary_indicator(logits, k, surrogate):
 _MARGIN_VECTORS = {}
 
 
-def _margin_vector(k, like):
-    key = (k, like.device, like.dtype)
-    v = _MARGIN_VECTORS.get(key)
-    if v is None:
-        v = _MARGIN_VECTORS[key] = torch.tensor(
-            [-1.0, 1.0] if k == 1 else [1.0, -1.0], dtype=like.dtype, device=like.device
-        )
-    return v
+def _margin_vector(k, like, column=False):
+    """The margin's ``(2,)`` (or ``(2, 1)``) weights and a 0-d zero, on ``like``'s device."""
+    key = (k, like.device, like.dtype, column)
+    out = _MARGIN_VECTORS.get(key)
+    if out is None:
+        v = torch.tensor([-1.0, 1.0] if k == 1 else [1.0, -1.0], dtype=like.dtype)
+        v = (v.reshape(2, 1) if column else v).to(like.device)
+        out = _MARGIN_VECTORS[key] = (v, torch.zeros((), dtype=like.dtype, device=like.device))
+    return out

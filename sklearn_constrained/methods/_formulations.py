@@ -171,6 +171,18 @@ def objective_share(formulation, multiplier, state, kind):
     ``None`` unless the constraint's state has an ``objective_weight``; then
     ``sum(w * |weight|)``, with ``weight`` the term's derivative in the
     violation. No gradient, no host synchronisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import ConstraintState
+    >>> g = torch.tensor([0.5, -1.0])  # two groups' losses minus the level
+    >>> state = ConstraintState(g.max(), g, g, objective_weight=4.0)
+    >>> float(objective_share(Lagrangian(), torch.tensor([1.0, 0.0]), state, "inequality"))
+    4.0
+    >>> plain = state._replace(objective_weight=None)  # any other constraint
+    >>> objective_share(Lagrangian(), torch.tensor([1.0, 0.0]), plain, "inequality") is None
+    True
     """
     w = state.objective_weight
     if w is None:

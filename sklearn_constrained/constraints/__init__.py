@@ -27,6 +27,7 @@ from ._parity import (
     ErrorRateParity,
     FalsePositiveRateParity,
     GapConstraint,
+    GapEvaluator,
     TruePositiveRateParity,
 )
 from ._rate import FalsePositiveRate, PredictionRate, RateConstraint, TruePositiveRate
@@ -48,6 +49,7 @@ __all__ = [
     "FalsePositiveRate",
     "FalsePositiveRateParity",
     "GapConstraint",
+    "GapEvaluator",
     "GroupLossEvaluator",
     "GroupMeanConstraint",
     "GroupMeanEvaluator",

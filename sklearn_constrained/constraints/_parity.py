@@ -21,6 +21,7 @@ __all__ = [
     "ErrorRateParity",
     "FalsePositiveRateParity",
     "GapConstraint",
+    "GapEvaluator",
     "TruePositiveRateParity",
 ]
 

@@ -57,7 +57,12 @@ from sklearn.utils._param_validation import Interval
 
 from ..constraints._feasibility import tolerance_scale
 from ._base import ConstrainedMethod
-from ._formulations import AugmentedLagrangian, convex_combination, objective_share
+from ._formulations import (
+    AugmentedLagrangian,
+    augmented_term,
+    convex_combination,
+    objective_share,
+)
 
 __all__ = ["Auto"]
 
@@ -180,20 +185,25 @@ class Auto(ConstrainedMethod):
             return
         kp = float(self.kp)
         self._window_steps += 1
-        with torch.no_grad():
-            for name, state in states.items():
-                m = self.multipliers_[name]
-                e = state.strict_violation.detach().to(m.value.dtype) / self.scales_[name]
-                prev = self._prev_error.get(name)
-                step = self.dual_steps_[name]
-                if prev is None:
-                    m.value.add_(e, alpha=step)
-                    self._prev_error[name] = e.clone()
-                else:
-                    # lambda += eta * (e + kp (e - e_prev)), in place
-                    m.value.add_(e, alpha=step * (1.0 + kp)).sub_(prev, alpha=step * kp)
-                    prev.copy_(e)
-                m.project_()
+        # in place on detached tensors: no graph, so no torch.no_grad() either
+        prev_errors = self._prev_error
+        for name, state in states.items():
+            m = self.multipliers_[name]
+            lam = m.value
+            g = state.strict_violation.detach()
+            if g.dtype != lam.dtype:
+                g = g.to(lam.dtype)
+            e = g / self.scales_[name]  # a new tensor: it becomes the stored error
+            prev = prev_errors.get(name)
+            step = self.dual_steps_[name]
+            if prev is None:
+                lam.add_(e, alpha=step)
+            else:
+                # lambda += eta * (e + kp (e - e_prev)), in place
+                lam.add_(e, alpha=step * (1.0 + kp)).sub_(prev, alpha=step * kp)
+            prev_errors[name] = e
+            if m.kind == "inequality":
+                lam.clamp_(min=0)
 
     def _start(self, objective, states):
         """Fix the scales from the start's objective and violations (one synchronisation)."""
@@ -229,12 +239,12 @@ class Auto(ConstrainedMethod):
                 self._start(objective, states)
         loss, shares = objective, []
         for name, state in states.items():
-            lam = self.multipliers_[name].value
+            m = self.multipliers_[name]
             c = self.dual_steps_[name] / self.scales_[name] if self._quadratic[name] else 0.0
-            formulation, kind = AugmentedLagrangian(c), self.kinds_[name]
-            loss = loss + formulation.term(lam, state.violation, kind)
-            shares.append(objective_share(formulation, lam, state, kind))
-        return convex_combination(loss, shares)
+            loss = loss + augmented_term(m.value, state.violation, m.kind, c)
+            if state.objective_weight is not None:
+                shares.append(objective_share(AugmentedLagrangian(c), m.value, state, m.kind))
+        return convex_combination(loss, shares) if shares else loss
 
     # -- the outer iteration ----------------------------------------------------
     def epoch_end(self, states):

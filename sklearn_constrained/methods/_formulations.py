@@ -37,6 +37,7 @@ __all__ = [
     "ExactPenalty",
     "Formulation",
     "Lagrangian",
+    "augmented_term",
     "convex_combination",
     "objective_share",
 ]
@@ -120,13 +121,7 @@ class AugmentedLagrangian(Formulation):
 
     def term(self, multiplier, violation, kind):
         """The augmented term of an equality or an inequality."""
-        c = self.penalty
-        if c <= 0:
-            return _total(multiplier * violation)
-        if kind == "inequality":
-            shifted = torch.relu(multiplier + c * violation)
-            return _total(shifted.square() - multiplier.square()) * (0.5 / c)
-        return _total(multiplier * violation + (0.5 * c) * violation.square())
+        return augmented_term(multiplier, violation, kind, self.penalty)
 
     def violation_weight(self, multiplier, violation, kind):
         r"""The multiplier in effect: :math:`\max(0, \lambda + c g)`, or :math:`\lambda + c h`."""
@@ -142,6 +137,28 @@ class AugmentedLagrangian(Formulation):
         if kind == "inequality" and self.penalty > 0:
             return torch.maximum(strict_violation, multiplier / -self.penalty)
         return strict_violation
+
+
+def augmented_term(multiplier, violation, kind, penalty):
+    """:meth:`AugmentedLagrangian.term` without the object (the per-step path of ``"auto"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(augmented_term(torch.tensor([1.0]), torch.tensor([0.5]), "equality", 2.0))
+    0.75
+    """
+    c = penalty
+    if c <= 0:
+        return _total(multiplier * violation)
+    # fused: three recorded ops for an inequality (six unfused), two for an equality
+    if kind == "inequality":
+        # (max(0, lambda + c g)^2 - lambda^2) / 2c; lambda has no gradient
+        k = 0.5 / c
+        shifted = torch.relu(torch.add(multiplier, violation, alpha=c))
+        return _total(torch.addcmul(multiplier.square().mul_(-k), shifted, shifted, value=k))
+    # lambda h + c/2 h^2
+    return _total(torch.addcmul(multiplier * violation, violation, violation, value=0.5 * c))
 
 
 class ExactPenalty(Formulation):

@@ -101,10 +101,15 @@ class GDA(ConstrainedMethod):
         c = float(self.penalty) if self.augmented else 0.0
         self.formulation_ = AugmentedLagrangian(c) if c > 0 else Lagrangian()
         self.dual_optimizer_ = None
+        self._fused = False
         self._pending = None
         return self
 
     def _make_dual_optimizer(self):
+        # "sgd" is projected gradient ascent: dual_step fuses it into two in-place
+        # ops per constraint and the optimizer keeps the step size (param_groups,
+        # as a scheduler or a loaded state sets it) and the state_dict format
+        self._fused = isinstance(self.dual_optimizer, str) and self.dual_optimizer == "sgd"
         if not self.multipliers_:
             self.dual_optimizer_ = None
             return
@@ -120,18 +125,33 @@ class GDA(ConstrainedMethod):
         """One dual update from the strict violations of ``states``."""
         if not states:
             return
-        if self.multipliers_.ensure(states) or self.dual_optimizer_ is None:
+        multipliers = self.multipliers_
+        if multipliers.ensure(states) or self.dual_optimizer_ is None:
             self._make_dual_optimizer()
         f = self.formulation_
+        if self._fused:
+            # torch.optim.SGD(maximize=True), then the projection, fused in place:
+            # lam + lr * g is bit for bit SGD's lam - lr * (-g)
+            lr = self.dual_optimizer_.param_groups[0]["lr"]
+            for name, state in states.items():
+                m = multipliers[name]
+                lam = m.value
+                grad = f.dual_gradient(lam, state.strict_violation.detach(), m.kind)
+                if grad.dtype != lam.dtype:
+                    grad = grad.to(lam.dtype)
+                lam.add_(grad, alpha=lr)
+                if m.kind == "inequality":
+                    lam.clamp_(min=0)
+            return
         set_dual_gradients(
-            self.multipliers_,
+            multipliers,
             {
-                n: f.dual_gradient(self.multipliers_[n].value, s.strict_violation, self.kinds_[n])
+                n: f.dual_gradient(multipliers[n].value, s.strict_violation, self.kinds_[n])
                 for n, s in states.items()
             },
         )
         self.dual_optimizer_.step()
-        for m in self.multipliers_.values():
+        for m in multipliers.values():
             m.project_()
 
     def observe(self, states):
@@ -151,12 +171,13 @@ class GDA(ConstrainedMethod):
     def loss(self, objective, states):
         """The objective plus every constraint's (augmented) Lagrangian term."""
         loss, shares = objective, []
-        f = self.formulation_
+        f, multipliers = self.formulation_, self.multipliers_
         for name, state in states.items():
-            lam, kind = self.multipliers_[name].value, self.kinds_[name]
-            loss = loss + f.term(lam, state.violation, kind)
-            shares.append(objective_share(f, lam, state, kind))
-        return convex_combination(loss, shares)
+            m = multipliers[name]
+            loss = loss + f.term(m.value, state.violation, m.kind)
+            if state.objective_weight is not None:
+                shares.append(objective_share(f, m.value, state, m.kind))
+        return convex_combination(loss, shares) if shares else loss
 
     def current_penalty(self):
         """The augmented term's coefficient, or ``None`` for the plain Lagrangian."""

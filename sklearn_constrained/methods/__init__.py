@@ -22,6 +22,7 @@ from ._formulations import (
     Lagrangian,
     convex_combination,
     objective_share,
+    penalized_loss,
 )
 from ._gda import GDA
 from ._multipliers import Multiplier, Multipliers
@@ -49,6 +50,7 @@ __all__ = [
     "convex_combination",
     "make_dual_optimizer",
     "objective_share",
+    "penalized_loss",
     "resolve_method",
     "set_dual_gradients",
 ]

@@ -36,7 +36,10 @@ entry of a vector constraint shares the constraint's step):
      slow, :math:`\eta \leftarrow 2\eta`;
    - the level was crossed, either way, while the multiplier acts (for an
      equality: the violation vector turned, :math:`g_k^\top g_{k-1} < 0`):
-     the multiplier oscillates, :math:`\eta \leftarrow \eta / 2`;
+     the multiplier oscillates, :math:`\eta \leftarrow \eta / 2`. Two
+     crossings between epochs inside one window count too, unless the
+     window's mean is still violated (the oscillation is then the primal
+     optimizer's, and the multiplier is too small on average);
    - otherwise :math:`\eta` stays.
 
    :math:`\eta` is kept within :math:`[10^{-12}, 10^{12}]\,\eta_0`.

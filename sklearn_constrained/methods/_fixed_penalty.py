@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import ConstrainedMethod
-from ._formulations import ExactPenalty, convex_combination, objective_share
+from ._formulations import ExactPenalty, penalized_loss
 
 __all__ = ["FixedPenalty"]
 
@@ -68,14 +68,11 @@ class FixedPenalty(ConstrainedMethod):
 
     def loss(self, objective, states):
         """The objective plus each coefficient times its constraint's violation."""
-        loss, shares = objective, []
-        for name, state in states.items():
-            c = self.coefs_[name]
-            if c:
-                kind = self.kinds_[name]
-                loss = loss + self._formulation.term(c, state.violation, kind)
-                shares.append(objective_share(self._formulation, c, state, kind))
-        return convex_combination(loss, shares)
+        f = self._formulation
+        return penalized_loss(
+            objective,
+            ((f, self.coefs_[n], s, self.kinds_[n]) for n, s in states.items() if self.coefs_[n]),
+        )
 
     def multipliers(self):
         """The fixed coefficients, shaped like each constraint's strict violation."""

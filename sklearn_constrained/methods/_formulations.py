@@ -40,6 +40,7 @@ __all__ = [
     "augmented_term",
     "convex_combination",
     "objective_share",
+    "penalized_loss",
 ]
 
 
@@ -224,3 +225,28 @@ def convex_combination(loss, shares):
     if not shares:
         return loss
     return loss / (1.0 + sum(shares))
+
+
+def penalized_loss(objective, terms):
+    """The objective plus each term, as a convex combination where a term reweights the objective.
+
+    ``terms`` yields ``(formulation, multiplier, state, kind)`` per constraint;
+    the loss is ``objective + sum(formulation.term(...))``, divided by
+    :func:`convex_combination`'s normaliser when a state has an
+    ``objective_weight``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_constrained.constraints import ConstraintState
+    >>> g = torch.tensor([0.5])
+    >>> terms = [(Lagrangian(), torch.tensor([2.0]), ConstraintState(g, g, g), "inequality")]
+    >>> float(penalized_loss(torch.tensor(1.0), terms))  # 1 + 2 * 0.5
+    2.0
+    """
+    loss, shares = objective, []
+    for formulation, multiplier, state, kind in terms:
+        loss = loss + formulation.term(multiplier, state.violation, kind)
+        if state.objective_weight is not None:
+            shares.append(objective_share(formulation, multiplier, state, kind))
+    return convex_combination(loss, shares) if shares else loss

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import ConstrainedMethod
 from ._dual_optimizers import make_dual_optimizer, set_dual_gradients
-from ._formulations import AugmentedLagrangian, Lagrangian, convex_combination, objective_share
+from ._formulations import AugmentedLagrangian, Lagrangian, penalized_loss
 
 __all__ = ["GDA"]
 
@@ -170,14 +170,11 @@ class GDA(ConstrainedMethod):
 
     def loss(self, objective, states):
         """The objective plus every constraint's (augmented) Lagrangian term."""
-        loss, shares = objective, []
         f, multipliers = self.formulation_, self.multipliers_
-        for name, state in states.items():
-            m = multipliers[name]
-            loss = loss + f.term(m.value, state.violation, m.kind)
-            if state.objective_weight is not None:
-                shares.append(objective_share(f, m.value, state, m.kind))
-        return convex_combination(loss, shares) if shares else loss
+        return penalized_loss(
+            objective,
+            ((f, multipliers[n].value, s, multipliers[n].kind) for n, s in states.items()),
+        )
 
     def current_penalty(self):
         """The augmented term's coefficient, or ``None`` for the plain Lagrangian."""

@@ -6,7 +6,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import ConstrainedMethod
-from ._formulations import AugmentedLagrangian, convex_combination, objective_share
+from ._formulations import AugmentedLagrangian, penalized_loss
 
 __all__ = ["SAL"]
 
@@ -178,12 +178,10 @@ class SAL(ConstrainedMethod):
             self._obj_sum = o.clone() if self._obj_sum is None else self._obj_sum.add_(o)
             self._obj_n += 1
         f = AugmentedLagrangian(self.mu_)
-        loss, shares = objective, []
-        for name, state in states.items():
-            lam, kind = self.multipliers_[name].value, self.kinds_[name]
-            loss = loss + f.term(lam, state.violation, kind)
-            shares.append(objective_share(f, lam, state, kind))
-        return convex_combination(loss, shares)
+        return penalized_loss(
+            objective,
+            ((f, self.multipliers_[n].value, s, self.kinds_[n]) for n, s in states.items()),
+        )
 
     def epoch_end(self, states):
         """Accept the multipliers or grow the penalty (one host synchronisation)."""

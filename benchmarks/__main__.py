@@ -60,6 +60,13 @@ BENCHMARKS = [
         "method='auto' in one run against a 7-point GDA dual_lr sweep on five estimator tasks "
         "(issue 13, part b, ~4 min)",
     ),
+    (
+        "default_stop",
+        "a default fit on Adult with and without scikit-learn's stopping rule, 3 seeds "
+        "(issue 16, ~10 min)",
+    ),
+    ("step_ops", "tensor operations per training step a constraint adds (issue 16, ~30 s)"),
+    ("group_loss_level", "a group-loss level in the units of y, Adam and SGD (issue 17, ~20 s)"),
 ]
 
 #: paper reproductions, (module name, what it reproduces): longer, so run only

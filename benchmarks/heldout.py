@@ -231,6 +231,7 @@ def fit_ours(cell, pair, seed, cfg, method, **params):
         lr=0.003,
         batch_size=128,
         max_epochs=cfg.epochs,
+        n_iter_no_change=None,  # the protocol: every epoch
         random_state=seed,
         **params,
     )

@@ -137,6 +137,7 @@ def _estimator(case, method, epochs, constrained):
         constraints={"c": case["constraint"]()} if constrained else None,
         method=method,
         max_epochs=epochs,
+        n_iter_no_change=None,  # a fixed number of epochs: the times compare
         batch_size=case["batch_size"],
         lr=LR,
         device="cpu",

@@ -234,6 +234,7 @@ class _Case:
             random_state=seed,
             device="cpu",
             tol=tol,
+            n_iter_no_change=None,  # the paper's protocol: every epoch
             **self.estimator_params(),
         )
         X, y = self.train_rows(seed)

@@ -155,6 +155,7 @@ class SparsityCase:
             method=method,
             lr=0.01,
             max_epochs=epochs or self.epochs,
+            n_iter_no_change=None,  # the protocol's budget: every epoch
             batch_size=128,
             random_state=seed,
             device="cpu",
@@ -353,6 +354,7 @@ class DPCase:
             constraints={"dp": DemographicParity(bound=self.bound)},
             method=method,
             max_epochs=epochs or self.epochs,
+            n_iter_no_change=None,  # the protocol's budget: every epoch
             batch_size=256,
             random_state=0,
             device="cpu",

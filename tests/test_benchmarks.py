@@ -15,12 +15,15 @@ import torch
 
 from benchmarks import __main__ as entry
 from benchmarks import (
+    default_stop,
     estimator_tasks,
     gpu_throughput,
+    group_loss_level,
     heldout,
     minimize_overhead,
     overhead,
     robustness,
+    step_ops,
     tuning_cost,
 )
 from benchmarks._common import Figure, alternate
@@ -226,6 +229,30 @@ def test_estimator_tasks_smallest(tmp_path):
     assert v["diff"] == pytest.approx(-0.01)
     assert not estimator_tasks.verdict([R("t", "auto", feasible=False, test_acc=0.99)] + gda)["met"]
     assert not estimator_tasks.verdict([R("t", "auto", feasible=True, test_acc=0.88)] + gda)["met"]
+
+
+def test_default_stop_smallest(tmp_path):
+    figures = default_stop.run(quick=True, out_dir=tmp_path, settings=("none", "10"))
+    text = (tmp_path / "default_stop.md").read_text()
+    assert "Command: `python -m benchmarks.default_stop --settings none 10 --quick`" in text
+    assert "| none | 0 | 5 |" in text and "| 10 | 0 | 5 |" in text
+    assert [f.goal for f in figures] == ["< 1.0", ">= 0.0", "<= 0.0"]
+    # 5 epochs never reach a stale streak of 10: both settings run every epoch, the same fit
+    assert figures[0].value == pytest.approx(1.0) and figures[1].value == pytest.approx(0.0)
+    assert {"default_stop", "step_ops", "group_loss_level"} <= {n for n, _ in entry.BENCHMARKS}
+
+
+def test_step_ops_and_group_loss_level_smallest(tmp_path):
+    ops = step_ops.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "step_ops.md").read_text()
+    assert "Command: `python -m benchmarks.step_ops --quick`" in text
+    # a constraint adds operations to a step, never removes them
+    assert len(ops) == 4 and all(f.value > 1.0 for f in ops)
+    bgl = group_loss_level.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "group_loss_level.md").read_text()
+    assert "Command: `python -m benchmarks.group_loss_level --quick`" in text
+    assert "| auto | sgd | BoundedGroupLoss(2500) |" in text
+    assert len(bgl) == 2 and all(math.isfinite(f.value) and f.value > 0 for f in bgl)
 
 
 def test_entry_point_writes_the_summary(tmp_path, capsys):

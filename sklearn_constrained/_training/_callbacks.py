@@ -215,11 +215,13 @@ class StopWhenDone(Callback):
 
     - the method's own stopping test passed (SAL's ``tol_objective`` /
       ``tol_violation``);
-    - ``n_iter_no_change`` (scikit-learn's ``MLPClassifier`` rule): the
-      objective (the validation or training check's when there is one, else
-      the epoch's mean) has not improved by more than
+    - ``n_iter_no_change`` (scikit-learn's ``MLPClassifier`` rule): the best
+      objective of the epochs that meet every level (within ``tol``; the
+      validation or training check's objective when there is one, else the
+      epoch's mean) has not improved by more than
       ``objective_tol * max(1, |best|)`` for ``n_iter_no_change`` consecutive
-      epochs, and the epoch meets every level (within ``tol``).
+      epochs, and the current epoch meets every level. Without constraints
+      every epoch is feasible: scikit-learn's rule exactly.
 
     skorch's ``partial_fit`` ends the fit loop on ``KeyboardInterrupt``, as
     its ``EarlyStopping`` does; the last record says why (``"stopped"``).
@@ -258,19 +260,20 @@ class StopWhenDone(Callback):
                      row.get("largest_violations", {}), self.tol).feasible
 
     def _update(self, row):
+        # only a feasible epoch can improve: while a constraint is being enforced the
+        # objective rises, and a stale count of those epochs would stop the fit at its
+        # first feasible epoch; the best feasible objective is also the returned model's
         objective = self._objective(row)
         scale = max(1.0, abs(self.best_)) if np.isfinite(self.best_) else 1.0
-        if objective < self.best_ - self.objective_tol * scale:
+        if self._feasible(row) and objective < self.best_ - self.objective_tol * scale:
             self.best_, self.stale_ = objective, 0
         else:
             self.stale_ += 1
 
     def on_train_begin(self, net, **kwargs):
-        # a resumed fit continues the count of its history
+        # every fit counts afresh, a warm start too (as MLPClassifier does): its
+        # levels may have changed, and the earlier epochs were judged against the old ones
         self.initialize()
-        for row in net.history:
-            if "objective" in row:
-                self._update(row)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]

@@ -35,7 +35,9 @@ entry of a vector constraint shares the constraint's step):
      (:math:`v_k > \tfrac12 v_{k-1} > 0`): the multiplier is too small or too
      slow, :math:`\eta \leftarrow 2\eta`;
    - the level was crossed, either way, while the multiplier acts (for an
-     equality: the violation vector turned, :math:`g_k^\top g_{k-1} < 0`):
+     equality: the violation vector turned, :math:`g_k^\top g_{k-1} < 0`,
+     both violations above the noise floor :math:`10^{-6}`: a solution's
+     rounding error flips its sign at random):
      the multiplier oscillates, :math:`\eta \leftarrow \eta / 2`. Two
      crossings between epochs inside one window count too, unless the
      window's mean is still violated (the oscillation is then the primal
@@ -269,8 +271,9 @@ class Auto(ConstrainedMethod):
                 active = bool((self.multipliers_[name].value > 0).any())
                 flip = last is not None and active and last[0] != flag
             else:
-                flag = None
-                flip = last is not None and float(g @ last[1]) < 0
+                # a turn of the violation vector counts above the noise floor only
+                flag = float(g.norm()) / self.scales_[name] > _TOL
+                flip = last is not None and flag and last[0] and float(g @ last[1]) < 0
             self._last_epoch[name] = (flag, g.clone())
             self._flips[name] = self._flips.get(name, 0) + int(flip)
         if self._window_steps < _WINDOW_STEPS:
@@ -292,7 +295,9 @@ class Auto(ConstrainedMethod):
                 active = bool((self.multipliers_[name].value > 0).any())
                 crossed = active and (v_prev > _TOL) != (v > _TOL)
             else:
-                crossed = float(g @ g_prev) < 0
+                # the violation vector turned, both sizes above the noise floor (at a
+                # solution the rounding error's sign flips, which says nothing)
+                crossed = v > _TOL and v_prev > _TOL and float(g @ g_prev) < 0
             # two crossings inside one window: an oscillation its mean would hide,
             # unless the window's mean is still violated (the multiplier is then too
             # small on average: the oscillation is the primal optimizer's, e.g. Adam's)

@@ -214,6 +214,7 @@ def test_prediction_rate_reaches_its_level(surrogate):
         lr=0.5,
         batch_size=-1,
         max_epochs=300,
+        n_iter_no_change=None,  # the known optimum in a stated budget: every epoch
         random_state=0,
     )
     fit_quietly(clf, X, y)
@@ -235,6 +236,7 @@ def test_prediction_rate_with_minibatches_and_an_upper_bound():
         lr=0.05,
         batch_size=32,
         max_epochs=60,
+        n_iter_no_change=None,  # the level reached in a stated budget: every epoch
         random_state=0,
     )
     fit_quietly(clf, X, y)

@@ -138,7 +138,8 @@ def test_bounded_group_loss_regressor():
     noise = np.where(s == "minority", 2.0, 0.5)
     y = 3 * X[:, 0] + 10 + noise * rng.randn(400) + 4.0 * (s == "minority") * X[:, 1] ** 2
     reg = sc.ConstrainedRegressor(
-        module=sc.models.Linear, max_epochs=300, batch_size=-1, lr=0.05, random_state=0
+        module=sc.models.Linear, max_epochs=300, batch_size=-1, lr=0.05, random_state=0,
+        n_iter_no_change=None,  # full batch: 300 steps, every one of them
     )
     fit_quietly(reg, X, y)
     mse = {g: np.mean((reg.predict(X)[s == g] - y[s == g]) ** 2) for g in ("majority", "minority")}
@@ -150,6 +151,7 @@ def test_bounded_group_loss_regressor():
         batch_size=-1,
         lr=0.05,
         random_state=0,
+        n_iter_no_change=None,
         method=GDA(dual_lr=0.05),
         constraints={"bgl": BoundedGroupLoss(bound=bound)},
     )

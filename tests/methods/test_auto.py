@@ -54,6 +54,29 @@ def test_default_on_an_equality():
     assert res.success, res.message
 
 
+def test_a_solution_with_an_equality_is_kept_once_reached():
+    # HS71 (Hock-Schittkowski 71): reached within 200 steps; the equality's violation then
+    # flips sign at rounding level, which once halved its step every window until the
+    # augmented term vanished and the iterate left x* (at 1300 of 2000 steps)
+    x_star = [1.0, 4.742999637264417, 3.821149984184874, 1.3794082931726723]
+    res = minimize(
+        lambda x: x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2],
+        [2.0, 3.0, 3.0, 18.0**0.5],
+        [
+            Inequality(lambda x: -x.prod(), upper=-25.0),
+            Equality(lambda x: (x**2).sum(), target=40.0),
+        ],
+        bounds=[(1.0, 5.0)] * 4,
+        max_iter=2000,
+    )
+    np.testing.assert_allclose(res.x, x_star, atol=1e-4)
+    assert res.multipliers[0][0] == pytest.approx(0.5522936601, abs=1e-4)
+    assert res.success, res.message
+    # the equality's step stayed where the solve put it: no halving on rounding noise
+    steps = [h["penalty"]["c1"] for h in res.history]
+    assert min(steps[2:]) == steps[2]
+
+
 def test_default_on_a_vector_constraint():
     # min sum (x_i - 2 i)^2 s.t. x_i <= 1 entrywise: x* = 1, lambda*_i = 2 (2 i - 1)
     target = torch.tensor([2.0, 4.0, 6.0], dtype=torch.float64)

@@ -193,7 +193,9 @@ def test_warm_start_with_a_new_level_continues(data):
         batch_size=32,
     ).fit(X, y)
     reached = clf.evaluate_constraints(X)["l2"]
-    clf.set_params(warm_start=True, constraints__l2__bound=reached / 3, max_epochs=15)
+    # every epoch of the resumed fit, so that the epochs add up
+    clf.set_params(warm_start=True, constraints__l2__bound=reached / 3, max_epochs=15,
+                   n_iter_no_change=None)
     _fit(clf, X, y)
     assert clf.n_iter_ == 20 and clf.history_[4]["constraints"]["l2"] == pytest.approx(reached)
     assert clf.feasible_ and clf.evaluate_constraints(X)["l2"] <= reached / 3 * 1.01

@@ -8,7 +8,10 @@ entry of a vector constraint shares the constraint's step):
    fixed at the first step, :math:`e_t = g_t / s`. For a deterministic
    constraint (a weight constraint, a function of ``minimize``) :math:`s` is
    the size of the start's violation or slack :math:`\|g_0\|_\infty` when it
-   is not negligible against the level, else :math:`\max(1, |\epsilon|)`;
+   is not negligible against the level, else (a start on the level)
+   :math:`\|\nabla g(\theta_0)\|_2 \max(1, \|\theta_0\|_\infty)`, the change of
+   :math:`g` a move of the parameters' own size makes (it scales with
+   :math:`g`, as :math:`\max(1, |\epsilon|)` did not);
    for a data-dependent one (a rate, a gap, measured on one batch)
    :math:`s = \max(1, |\epsilon|)`.
 2. **A PI update in the units of a multiplier.** Every primal step,
@@ -80,6 +83,26 @@ _TOL = 1e-6
 _WINDOW_STEPS = 50
 #: the final projection acts on violations up to this share of max(1, |level|)
 _PROJECT_WITHIN = 0.1
+
+
+def _unit_move_scale(violation, parameters):
+    r"""The change of ``g`` a move of the parameters' own size makes, or ``None``.
+
+    :math:`\|\nabla g\|_2 \max(1, \|\theta\|_\infty)` (the gradient of the sum of the
+    entries for a vector constraint); ``None`` without a finite, non-zero gradient.
+    The violation scale of a deterministic constraint whose start is on its level:
+    it scales with ``g``, so a problem multiplied by a constant keeps its iterates.
+    """
+    params = [p for p in parameters if p.requires_grad]
+    if not params or not violation.requires_grad:
+        return None
+    g = violation.sum() if violation.dim() else violation
+    with torch.enable_grad():
+        grads = torch.autograd.grad(g, params, retain_graph=True, allow_unused=True)
+    norm = math.sqrt(sum(float(t.detach().double().square().sum()) for t in grads if t is not None))
+    size = max([1.0] + [float(p.detach().abs().max()) for p in params if p.numel()])
+    scale = norm * size
+    return scale if math.isfinite(scale) and scale > 0 else None
 
 
 def _gradient_ratio(objective, violation, parameters):
@@ -222,6 +245,10 @@ class Auto(ConstrainedMethod):
             # at the start: its level's scale, not that noisy first violation
             usable = not evaluator.requires_data and math.isfinite(g0)
             s = g0 if usable and g0 > 1e-3 * level_scale else level_scale
+            if usable and g0 <= 1e-3 * level_scale:
+                # a start on the level: the size of g a unit move makes, not the level's
+                # (a level of 0 says nothing of g's units)
+                s = _unit_move_scale(state.violation, evaluator.parameters) or s
             self.scales_[name] = s
             # the quadratic term acts on the differentiable violation: it is kept
             # for deterministic constraints only (a rate's surrogate is not its value)

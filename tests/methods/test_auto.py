@@ -77,6 +77,29 @@ def test_a_solution_with_an_equality_is_kept_once_reached():
     assert min(steps[2:]) == steps[2]
 
 
+def _hs28(scale):
+    # HS28: min (x1 + x2)^2 + (x2 + x3)^2 s.t. x1 + 2 x2 + 3 x3 = 1, from the HS start
+    # (-4, 1, 1), which lies on the level: x* = (0.5, -0.5, 0.5)
+    return minimize(
+        lambda x: scale * ((x[0] + x[1]) ** 2 + (x[1] + x[2]) ** 2),
+        [-4.0, 1.0, 1.0],
+        [Equality(lambda x: scale * (x[0] + 2 * x[1] + 3 * x[2]), target=scale)],
+        max_iter=2000,
+    )
+
+
+def test_a_start_on_the_level_is_scale_free():
+    # g(x0) = 0 says nothing of g's units: the scale is the change of g a move of x's
+    # own size makes (|grad g| max(1, |x0|)), so it scales with the problem; the level's
+    # max(1, |level|) did not, and the problem times 0.01 ended 1e-3 off its level
+    results = {scale: _hs28(scale) for scale in (1e-2, 1.0, 1e2)}
+    for scale, res in results.items():
+        np.testing.assert_allclose(res.x, [0.5, -0.5, 0.5], atol=1e-3, err_msg=str(scale))
+        assert res.success, (scale, res.message)
+        expected = scale * np.sqrt(1 + 4 + 9) * 4.0  # |grad g| times max(1, |x0|_inf)
+        assert res.method.scales_["c0"] == pytest.approx(expected, rel=1e-9)
+
+
 def test_default_on_a_vector_constraint():
     # min sum (x_i - 2 i)^2 s.t. x_i <= 1 entrywise: x* = 1, lambda*_i = 2 (2 i - 1)
     target = torch.tensor([2.0, 4.0, 6.0], dtype=torch.float64)

@@ -71,7 +71,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=10, objective_tol=1e-4, dual_split=None, distributed=False,
+                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False,
                  warm_start=False, **kwargs):
         self.module = module
         self.constraints = constraints

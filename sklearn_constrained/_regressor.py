@@ -69,7 +69,7 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=10, objective_tol=1e-4, dual_split=None, distributed=False,
+                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False,
                  warm_start=False, standardize_target=True, **kwargs):
         super().__init__(module, constraints=constraints, method=method, optimizer=optimizer,
                          lr=lr, max_epochs=max_epochs, batch_size=batch_size, device=device,

@@ -1,4 +1,4 @@
-"""Fits that stop when they are done: ``n_iter_no_change`` (scikit-learn's rule and default)."""
+"""Fits that stop when they are done: ``n_iter_no_change`` (scikit-learn's rule)."""
 
 import warnings
 
@@ -57,14 +57,14 @@ def _assert_the_rule_held(clf, n=10, tol=1e-4, bound=None):
 def test_the_default_stops_when_the_objective_stalls(data):
     X, y = data
     clf = _fit(sc.ConstrainedClassifier(module=sc.models.Linear, max_epochs=300, lr=0.05,
-                                        random_state=0), X, y)
-    assert clf.n_iter_no_change == 10  # scikit-learn's MLPClassifier default
+                                        random_state=0, n_iter_no_change=10), X, y)
     assert clf.n_iter_ < 300 and clf.n_iter_ == len(clf.history_)
     assert "objective_tol=0.0001" in clf.history_[-1]["stopped"]
     _assert_the_rule_held(clf)
-    # None runs every epoch, and nothing says the fit stopped
+    # None (the default) runs every epoch, and nothing says the fit stopped
     every = _fit(sc.ConstrainedClassifier(module=sc.models.Linear, max_epochs=40, lr=0.05,
-                                          random_state=0, n_iter_no_change=None), X, y)
+                                          random_state=0), X, y)
+    assert every.get_params()["n_iter_no_change"] is None
     assert every.n_iter_ == 40 and "stopped" not in every.history_[-1]
 
 
@@ -74,7 +74,8 @@ def test_only_feasible_epochs_improve_and_the_stop_is_feasible(data):
     # epochs is the lowest of the fit, and must not make every later epoch look stale
     clf = _fit(sc.ConstrainedClassifier(module=sc.models.Linear, max_epochs=300, lr=0.05,
                                         constraints={"l2": L2Norm(bound=0.5)},
-                                        method=GDA(dual_lr=0.05), random_state=0), X, y)
+                                        method=GDA(dual_lr=0.05), random_state=0,
+                                        n_iter_no_change=10), X, y)
     objs = [_objective(r) for r in clf.history_]
     feas = [_feasible(r, 0.5) for r in clf.history_]
     assert not all(feas) and min(objs) < min(o for o, ok in zip(objs, feas, strict=True) if ok)
@@ -87,7 +88,7 @@ def test_only_feasible_epochs_improve_and_the_stop_is_feasible(data):
 def test_a_warm_start_counts_afresh(data):
     X, y = data
     clf = _fit(sc.ConstrainedClassifier(module=sc.models.Linear, max_epochs=300, lr=0.05,
-                                        random_state=0), X, y)
+                                        random_state=0, n_iter_no_change=10), X, y)
     first = clf.n_iter_
     clf.set_params(warm_start=True, max_epochs=300)
     _fit(clf, X, y)

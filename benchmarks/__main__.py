@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks            # everything (about 10-15 minutes on a 2-core CPU)
+    python -m benchmarks            # everything (about an hour on a 2-core CPU)
     python -m benchmarks --quick    # a smoke pass: tiny sizes, written to build/bench-quick/
     python -m benchmarks --only overhead minimize_overhead
     python -m benchmarks --reproductions  # everything, plus the paper reproductions (REPRODUCTIONS)

@@ -263,12 +263,13 @@ class StopWhenDone(Callback):
         # only a feasible epoch can improve: while a constraint is being enforced the
         # objective rises, and a stale count of those epochs would stop the fit at its
         # first feasible epoch; the best feasible objective is also the returned model's
-        objective = self._objective(row)
+        objective, feasible = self._objective(row), self._feasible(row)
         scale = max(1.0, abs(self.best_)) if np.isfinite(self.best_) else 1.0
-        if self._feasible(row) and objective < self.best_ - self.objective_tol * scale:
+        if feasible and objective < self.best_ - self.objective_tol * scale:
             self.best_, self.stale_ = objective, 0
         else:
             self.stale_ += 1
+        return feasible
 
     def on_train_begin(self, net, **kwargs):
         # every fit counts afresh, a warm start too (as MLPClassifier does): its
@@ -282,9 +283,9 @@ class StopWhenDone(Callback):
         if row.get("method_stop"):
             net.history.record("stopped", "the method's stopping test passed")
             raise KeyboardInterrupt
-        self._update(row)
+        feasible = self._update(row)
         n = self.n_iter_no_change
-        if n is not None and self.stale_ >= n and self._feasible(row):
+        if n is not None and self.stale_ >= n and feasible:
             net.history.record(
                 "stopped",
                 f"the objective improved by less than objective_tol={self.objective_tol:g} "

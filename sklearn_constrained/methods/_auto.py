@@ -65,12 +65,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..constraints._feasibility import tolerance_scale
 from ._base import ConstrainedMethod
-from ._formulations import (
-    AugmentedLagrangian,
-    augmented_term,
-    convex_combination,
-    objective_share,
-)
+from ._formulations import AugmentedLagrangian, penalized_loss
 
 __all__ = ["Auto"]
 
@@ -85,6 +80,14 @@ _WINDOW_STEPS = 50
 _PROJECT_WITHIN = 0.1
 
 
+def _gradient_norm(t, params):
+    """The 2-norm of the gradient of ``t`` (summed over its entries) on ``params``."""
+    t = t.sum() if t.dim() else t
+    with torch.enable_grad():
+        grads = torch.autograd.grad(t, params, retain_graph=True, allow_unused=True)
+    return math.sqrt(sum(float(g.detach().double().square().sum()) for g in grads if g is not None))
+
+
 def _unit_move_scale(violation, parameters):
     r"""The change of ``g`` a move of the parameters' own size makes, or ``None``.
 
@@ -96,12 +99,8 @@ def _unit_move_scale(violation, parameters):
     params = [p for p in parameters if p.requires_grad]
     if not params or not violation.requires_grad:
         return None
-    g = violation.sum() if violation.dim() else violation
-    with torch.enable_grad():
-        grads = torch.autograd.grad(g, params, retain_graph=True, allow_unused=True)
-    norm = math.sqrt(sum(float(t.detach().double().square().sum()) for t in grads if t is not None))
     size = max([1.0] + [float(p.detach().abs().max()) for p in params if p.numel()])
-    scale = norm * size
+    scale = _gradient_norm(violation, params) * size
     return scale if math.isfinite(scale) and scale > 0 else None
 
 
@@ -114,12 +113,7 @@ def _gradient_ratio(objective, violation, parameters):
     params = [p for p in parameters if p.requires_grad]
     if not params or not violation.requires_grad or not objective.requires_grad:
         return None
-    g = violation.sum() if violation.dim() else violation
-    with torch.enable_grad():
-        gf = torch.autograd.grad(objective, params, retain_graph=True, allow_unused=True)
-        gg = torch.autograd.grad(g, params, retain_graph=True, allow_unused=True)
-    nf = math.sqrt(sum(float(t.detach().double().square().sum()) for t in gf if t is not None))
-    ng = math.sqrt(sum(float(t.detach().double().square().sum()) for t in gg if t is not None))
+    nf, ng = _gradient_norm(objective, params), _gradient_norm(violation, params)
     if not (nf > 0 and ng > 0 and math.isfinite(nf) and math.isfinite(ng)):
         return None
     return nf / ng
@@ -230,8 +224,7 @@ class Auto(ConstrainedMethod):
                 # lambda += eta * (e + kp (e - e_prev)), in place
                 lam.add_(e, alpha=step * (1.0 + kp)).sub_(prev, alpha=step * kp)
             prev_errors[name] = e
-            if m.kind == "inequality":
-                lam.clamp_(min=0)
+            m.project_()
 
     def _start(self, objective, states):
         """Fix the scales from the start's objective and violations (one synchronisation)."""
@@ -269,14 +262,12 @@ class Auto(ConstrainedMethod):
             self._pending_start = None
             if not self.scales_:
                 self._start(objective, states)
-        loss, shares = objective, []
-        for name, state in states.items():
-            m = self.multipliers_[name]
-            c = self.dual_steps_[name] / self.scales_[name] if self._quadratic[name] else 0.0
-            loss = loss + augmented_term(m.value, state.violation, m.kind, c)
-            if state.objective_weight is not None:
-                shares.append(objective_share(AugmentedLagrangian(c), m.value, state, m.kind))
-        return convex_combination(loss, shares) if shares else loss
+        steps, scales, quadratic, multipliers = (
+            self.dual_steps_, self.scales_, self._quadratic, self.multipliers_)
+        return penalized_loss(objective, (
+            (AugmentedLagrangian(steps[n] / scales[n] if quadratic[n] else 0.0),
+             multipliers[n].value, state, multipliers[n].kind)
+            for n, state in states.items()))
 
     # -- the outer iteration ----------------------------------------------------
     def epoch_end(self, states):

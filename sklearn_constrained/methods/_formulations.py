@@ -141,7 +141,7 @@ class AugmentedLagrangian(Formulation):
 
 
 def augmented_term(multiplier, violation, kind, penalty):
-    """:meth:`AugmentedLagrangian.term` without the object (the per-step path of ``"auto"``).
+    """:meth:`AugmentedLagrangian.term`, fused: the fewest recorded operations per step.
 
     Examples
     --------

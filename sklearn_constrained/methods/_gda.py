@@ -140,8 +140,7 @@ class GDA(ConstrainedMethod):
                 if grad.dtype != lam.dtype:
                     grad = grad.to(lam.dtype)
                 lam.add_(grad, alpha=lr)
-                if m.kind == "inequality":
-                    lam.clamp_(min=0)
+                m.project_()
             return
         set_dual_gradients(
             multipliers,

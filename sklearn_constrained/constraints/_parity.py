@@ -112,6 +112,9 @@ class GapConstraint(RateConstraint):
     def margin(self, means, sizes, new_sizes, confidence):
         """One margin for every pair (:func:`~sklearn_constrained.utils._stats.gap_margin`).
 
+        The bound is passed as the level: with two groups the margin is the
+        exact worst case, nearly one-sided (see ``gap_margin``).
+
         Groups with an empty population in a column (no positives, say) do
         not take part in that column's gaps, so they are left out.
         """
@@ -119,7 +122,7 @@ class GapConstraint(RateConstraint):
         if keep.sum() < 2:
             return 0.0
         return gap_margin(means[keep], sizes[keep], new_sizes=new_sizes[keep],
-                          confidence=confidence)
+                          confidence=confidence, level=float(self.bound))
 
     def finish(self, means, seen, surrogate_means, cache):
         """Pairwise ``r_g - r_h - bound`` for every rate column; the value is the largest gap."""

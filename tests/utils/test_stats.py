@@ -400,6 +400,49 @@ def test_gap_margin_guarantee_end_to_end(bound, n, m):
     assert shares[False] < 0.6
 
 
+def test_two_group_gap_margin_with_a_level_is_exact():
+    # a column whose training difference is level - mu (the worst case) keeps its
+    # fresh gap within the level with probability CONF exactly (normal d), and the
+    # level-free range bound is the larger, conservative margin
+    rng = np.random.default_rng(11)
+    for rates, sizes, level in [
+        ([0.15, 0.15], [1650, 3350], 0.05),
+        ([[0.2, 0.5], [0.25, 0.55]], [[1650, 180], [3350, 1040]], 0.15),
+    ]:
+        r, n = np.asarray(rates, float), np.asarray(sizes, float)
+        mu = gap_margin(r, n, level=level)
+        assert 0 < mu < gap_margin(r, n)
+        z = stats.norm.ppf(CONF)
+        centre = (r * n + z * z / 2) / (n + z * z)
+        pair_sd = np.sqrt(np.sum(centre * (1 - centre) * 2 / n, axis=0))
+        d = rng.standard_normal((400000, pair_sd.size)) * pair_sd
+        ok = np.all(np.abs(level - mu + d) <= level, axis=1).mean()
+        assert abs(ok - CONF) <= _tolerance(400000)
+    # continuous where the margin reaches the level: the range bound from there on
+    r, n = np.array([0.2, 0.3]), np.array([1000.0, 500.0])
+    free = gap_margin(r, n)
+    assert gap_margin(r, n, level=free * 0.9) == free
+    assert gap_margin(r, n, level=free * (1 + 1e-8)) == pytest.approx(free, rel=1e-3)
+    assert auto_margin("gap", r, n, level=0.1) == gap_margin(r, n, level=0.1)
+
+
+def test_two_group_gap_margin_guarantee_end_to_end():
+    # the thresholded-uniform model of the test above, two groups trained to
+    # level - margin: with the exact margin the fresh gap meets the level in about
+    # CONF of the repetitions (the range bound gives 97-98%)
+    rng = np.random.default_rng(12)
+    bound, reps = 0.05, 40000
+    n = m = np.array([5000.0, 2500.0])
+    mu = 0.0
+    for _ in range(30):
+        mu = gap_margin(0.3 + np.array([0.0, bound - mu]), n, new_sizes=m, level=bound)
+    k = np.round((0.3 + np.array([0.0, bound - mu])) * n)
+    population = 1 - rng.beta(n - k, k + 1, size=(reps, 2))
+    fresh = rng.binomial(m.astype(int), population) / m
+    share = np.mean(fresh.max(1) - fresh.min(1) <= bound + 1e-12)
+    assert CONF - 2 * _tolerance(reps) <= share <= CONF + 2 * _tolerance(reps)
+
+
 def test_group_loss_margin():
     v, n = np.array([0.04, 0.09, 0.2]), np.array([400.0, 100.0, 30.0])
     c = stats.norm.ppf(CONF ** (1 / 3))  # Sidak over the three groups

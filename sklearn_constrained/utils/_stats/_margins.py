@@ -104,7 +104,7 @@ def _range_cdf(mu, ratio, inv_sd, nodes, weights, base):
     return float(np.prod(np.minimum(per_col.sum(axis=1), 1.0)))
 
 
-def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=None):
+def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=None, level=None):
     r"""Margin for a gap level (demographic parity, equalized odds, ...).
 
     The :math:`1-\alpha` quantile of the range
@@ -114,6 +114,17 @@ def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=Non
     the TPR and FPR of equalized odds). If the training gap meets
     ``level - margin``, the gap on a fresh sample meets ``level`` with
     probability at least about ``confidence``, whatever the groups' rates.
+
+    With two groups and ``level`` given, the margin is exact instead: the
+    fresh signed difference :math:`\delta + d` of a column whose training
+    difference is :math:`|\delta| = b - \mu` (the worst case) stays in
+    :math:`[-b, b]` unless :math:`d` moves it past :math:`b` on its own side
+    (by more than :math:`\mu`) or past :math:`-b` on the other (by more than
+    :math:`2b - \mu`), so :math:`\mu` solves
+    :math:`\prod_c [\Phi(\mu / s_c) - \Phi(-(2b - \mu) / s_c)] = 1 - \alpha`
+    (nearly one-sided when :math:`b \gg s_c`: :math:`z_{0.95}` rather than
+    :math:`z_{0.975}` for one column). Without ``level``, or when the margin
+    reaches the level, the range bound above.
 
     Parameters
     ----------
@@ -127,6 +138,8 @@ def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=Non
         Confidence that the fresh gap meets the level.
     group_names : sequence of str, optional
         Used in error messages (an empty group raises, naming it).
+    level : float, optional
+        The user's level ``b`` (two groups only: the exact worst case).
 
     Returns
     -------
@@ -140,6 +153,8 @@ def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=Non
     0.0668
     >>> gap_margin([0.2, 0.3], [4000, 2000]) < gap_margin([0.2, 0.3], [1000, 500])
     True
+    >>> round(gap_margin([0.2, 0.3], [1000, 500], level=0.1), 4)  # two groups, exact
+    0.0561
     """
     conf = _check_confidence(confidence)
     r = np.asarray(rates, dtype=np.float64)
@@ -171,6 +186,8 @@ def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=Non
         def excess(mu):
             return float(np.prod(2 * special.ndtr(mu / pair) - 1)) - conf
 
+        if level is not None and float(level) > 0 and excess(float(level)) >= 0:
+            return _two_group_margin(pair, float(level), conf)
     else:
 
         def excess(mu):
@@ -181,6 +198,17 @@ def gap_margin(rates, sizes, *, new_sizes=None, confidence=0.95, group_names=Non
     if excess(lo) >= 0:
         return float(lo)
     return float(optimize.brentq(excess, lo, hi, xtol=1e-9 * hi, rtol=1e-9))
+
+
+def _two_group_margin(pair_sd, level, conf):
+    """The exact two-group margin of :func:`gap_margin` for a level (``< level``)."""
+
+    def excess(mu):
+        inside = special.ndtr(mu / pair_sd) - special.ndtr(-(2 * level - mu) / pair_sd)
+        return float(np.prod(inside)) - conf
+
+    # excess(0) < 0 (at most 1/2 per column) and excess(level) >= 0 (checked by the caller)
+    return float(optimize.brentq(excess, 0.0, level, xtol=1e-12, rtol=1e-10))
 
 
 def _gauss_nodes(n=201, half_width=8.5):
@@ -233,7 +261,15 @@ def group_loss_margin(variances, sizes, *, new_sizes=None, confidence=0.95, grou
 
 
 def auto_margin(
-    family, stats, sizes, *, new_sizes=None, side="upper", confidence=0.95, group_names=None
+    family,
+    stats,
+    sizes,
+    *,
+    new_sizes=None,
+    side="upper",
+    confidence=0.95,
+    group_names=None,
+    level=None,
 ):
     """The ``margin="auto"`` of one constraint, by constraint family.
 
@@ -259,6 +295,9 @@ def auto_margin(
         Confidence that the level holds on the fresh sample.
     group_names : sequence of str, optional
         Used in error messages.
+    level : float, optional
+        ``"gap"`` only: the level, for the exact two-group margin (see
+        :func:`gap_margin`).
 
     Returns
     -------
@@ -278,7 +317,12 @@ def auto_margin(
         return rate_margin(stats, sizes, new_sizes=new_sizes, side=side, confidence=confidence)
     if family == "gap":
         return gap_margin(
-            stats, sizes, new_sizes=new_sizes, confidence=confidence, group_names=group_names
+            stats,
+            sizes,
+            new_sizes=new_sizes,
+            confidence=confidence,
+            group_names=group_names,
+            level=level,
         )
     if family == "group_loss":
         return group_loss_margin(

@@ -65,7 +65,7 @@ BENCHMARKS = [
         "a default fit on Adult with and without scikit-learn's stopping rule, 3 seeds "
         "(issue 16, ~10 min)",
     ),
-    ("step_ops", "tensor operations per training step a constraint adds (issue 16, ~30 s)"),
+    ("step_ops", "tensor operations and Python calls per training step (issue 16, ~1 min)"),
     ("group_loss_level", "a group-loss level in the units of y, Adam and SGD (issue 17, ~20 s)"),
 ]
 

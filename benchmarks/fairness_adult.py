@@ -55,7 +55,8 @@ NAME = "fairness_adult"
 COMMAND = "python -m benchmarks.fairness_adult"
 SETTINGS = [("dp", 0.02), ("dp", 0.05), ("dp", 0.10), ("eo", 0.05)]
 SEEDS = (0, 1, 2)
-OURS = {"max_epochs": 10, "batch_size": 256, "lr": 0.003, "n_iter_no_change": None}
+OURS = {"max_epochs": 10, "batch_size": 256, "lr": 0.003, "n_iter_no_change": None,
+        "early_stopping": False}
 
 
 def load():

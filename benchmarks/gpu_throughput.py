@@ -130,6 +130,7 @@ def _estimator_fit(X, y, epochs, batch_size, method, constraints, base_width, de
         lr=LR,
         max_epochs=epochs,
         n_iter_no_change=None,  # a fixed number of epochs: the throughputs compare
+        early_stopping=False,
         batch_size=batch_size,
         device=device,
         random_state=0,

@@ -232,6 +232,7 @@ def fit_ours(cell, pair, seed, cfg, method, **params):
         batch_size=128,
         max_epochs=cfg.epochs,
         n_iter_no_change=None,  # the protocol: every epoch
+        early_stopping=False,
         random_state=seed,
         **params,
     )

@@ -138,6 +138,7 @@ def _estimator(case, method, epochs, constrained):
         method=method,
         max_epochs=epochs,
         n_iter_no_change=None,  # a fixed number of epochs: the times compare
+        early_stopping=False,
         batch_size=case["batch_size"],
         lr=LR,
         device="cpu",

@@ -235,6 +235,7 @@ class _Case:
             device="cpu",
             tol=tol,
             n_iter_no_change=None,  # the paper's protocol: every epoch
+            early_stopping=False,
             **self.estimator_params(),
         )
         X, y = self.train_rows(seed)

@@ -156,6 +156,7 @@ class SparsityCase:
             lr=0.01,
             max_epochs=epochs or self.epochs,
             n_iter_no_change=None,  # the protocol's budget: every epoch
+            early_stopping=False,
             batch_size=128,
             random_state=seed,
             device="cpu",
@@ -355,6 +356,7 @@ class DPCase:
             method=method,
             max_epochs=epochs or self.epochs,
             n_iter_no_change=None,  # the protocol's budget: every epoch
+            early_stopping=False,
             batch_size=256,
             random_state=0,
             device="cpu",

@@ -25,7 +25,14 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from . import _checkpoint
 from ._building import build_module, check_module_output, make_callbacks, make_net
 from ._evaluation import bind_constraints, evaluate_on
-from ._fit_data import FitData, check_groups, encode_groups, split_off, to_tensors
+from ._fit_data import (
+    FitData,
+    check_groups,
+    encode_groups,
+    resolve_early_stopping,
+    split_off,
+    to_tensors,
+)
 from ._fit_report import keep_finite_state, warn_infeasible, warn_unreachable_margins
 from ._fitted import FittedMixin
 from ._nested import apply_nested, module_kwargs, nested_params, set_nested_params
@@ -62,6 +69,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         "callbacks": [None, list, tuple],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "objective_tol": [Interval(Real, 0, None, closed="left")],
         "dual_split": [None, _FRACTION],
         "distributed": ["boolean"],
@@ -71,8 +79,8 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False,
-                 warm_start=False, **kwargs):
+                 n_iter_no_change=None, objective_tol=1e-4, early_stopping="auto",
+                 dual_split=None, distributed=False, warm_start=False, **kwargs):
         self.module = module
         self.constraints = constraints
         self.method = method
@@ -89,6 +97,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.objective_tol = objective_tol
+        self.early_stopping = early_stopping
         self.dual_split = dual_split
         self.distributed = distributed
         self.warm_start = warm_start
@@ -176,7 +185,10 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         data = self._validate_fit_data(X, y, sensitive_features, sample_weight, resume)
         state = resume or {}
         seed = int(state["seed"]) if state.get("seed") is not None else self._seed()
-        train, valid, dual = self._split(data, constraints, seed)
+        stopping = resolve_early_stopping(self.early_stopping, data, self.validation_fraction,
+                                          self.n_iter_no_change)
+        self.early_stopping_ = stopping.on
+        train, valid, dual = self._split(data, constraints, seed, stopping.validation_fraction)
         rank, world = self._world()
         cuda = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
@@ -187,7 +199,8 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
             generator = torch.Generator().manual_seed(seed)
             net, guard, best = self._make_training(
                 module, constraints, method, train, valid, dual, X_t, y_t, dtype, device,
-                opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world)
+                opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world,
+                stopping.n_iter_no_change)
             if resume is not None:
                 _checkpoint.restore(net, state, lr=lr, opt_cls=opt_cls, device=device, best=best,
                                     generator=generator, cuda_devices=cuda)
@@ -236,12 +249,12 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
                 self.__dict__.pop(attr, None)
         return FitData(X, y_enc, groups, weights)
 
-    def _split(self, data, constraints, seed):
+    def _split(self, data, constraints, seed, validation_fraction):
         """``(train, valid, dual)``: the validation part, then the dual part of the rest."""
         classifier = is_classifier(self)
         train, valid, dual = data, None, None
-        if self.validation_fraction is not None:
-            kept, held = split_off(data, self.validation_fraction, seed, classifier=classifier,
+        if validation_fraction is not None:
+            kept, held = split_off(data, validation_fraction, seed, classifier=classifier,
                                    group_labels=self.group_labels_)
             train, valid = data.subset(kept), data.subset(held)
         if self.dual_split is not None and any(c.requires_data for c in constraints.values()):
@@ -271,12 +284,13 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         return module
 
     def _make_training(self, module, constraints, method, train, valid, dual, X_t, y_t, dtype,
-                       device, opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world):
+                       device, opt_cls, lr, opt_extra, full_batch, generator, seed, rank, world,
+                       n_iter_no_change):
         """The net, bound to the fit's evaluators and method, with the library's callbacks."""
         callbacks, guard, best = make_callbacks(
             constraints, float(self.tol), (train, valid, dual), (X_t, y_t), dtype,
             max_epochs=self.max_epochs, verbose=self.verbose, user_callbacks=self.callbacks,
-            n_iter_no_change=self.n_iter_no_change, objective_tol=float(self.objective_tol))
+            n_iter_no_change=n_iter_no_change, objective_tol=float(self.objective_tol))
         batch = -1 if full_batch or self.batch_size in (-1, "full") else int(self.batch_size)
         n_groups = 0 if self.group_labels_ is None else len(self.group_labels_)
         net = make_net(self, module, criterion=self._criterion(), opt_cls=opt_cls, lr=lr,

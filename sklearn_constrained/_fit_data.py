@@ -4,17 +4,33 @@
 target, the sensitive groups and the sample weights once, then splits off
 the validation part (``validation_fraction``) and the dual part
 (``dual_split``), each stratified by group and class, with errors that name
-a group too small for the split.
+a group too small for the split. ``early_stopping`` decides whether there is
+a validation part and a patience when the user set neither.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.model_selection import train_test_split
 
-__all__ = ["FitData", "check_groups", "encode_groups", "split_off", "to_tensors"]
+__all__ = [
+    "EARLY_STOPPING_ROWS",
+    "EarlyStopping",
+    "FitData",
+    "check_groups",
+    "encode_groups",
+    "resolve_early_stopping",
+    "split_off",
+    "to_tensors",
+]
+
+#: ``early_stopping="auto"`` turns on above this many rows (HistGradientBoosting's rule)
+EARLY_STOPPING_ROWS = 10_000
+#: the validation fraction and patience early stopping uses when they are not given
+EARLY_STOPPING_DEFAULTS = (0.1, 10)
 
 
 @dataclass
@@ -149,3 +165,39 @@ def to_tensors(data, dtype):
     if data.sample_weight is not None:
         targets["sample_weight"] = torch.as_tensor(data.sample_weight, dtype=dtype)
     return X, targets
+
+
+class EarlyStopping(NamedTuple):
+    """What ``early_stopping`` resolved to for one fit."""
+
+    on: bool
+    validation_fraction: object  # float or None
+    n_iter_no_change: object  # int or None
+
+
+def _splittable(data, fraction):
+    # every group keeps a row on each side of a split of this fraction
+    if data.groups is None:
+        return True
+    sizes = np.bincount(data.groups)
+    held = np.round(sizes[sizes > 0] * fraction)
+    return bool(np.all((held >= 1) & (sizes[sizes > 0] - held >= 1)))
+
+
+def resolve_early_stopping(setting, data, validation_fraction, n_iter_no_change):
+    """``early_stopping`` for this data: whether it is on, the fraction and the patience.
+
+    ``True``: a validation part (``validation_fraction``, 0.1 when ``None``)
+    and the stopping rule (``n_iter_no_change``, 10 when ``None``), as
+    ``MLPClassifier(early_stopping=True)``. ``"auto"``: ``True`` when the data
+    have more than :data:`EARLY_STOPPING_ROWS` rows and every sensitive group
+    can be split (``HistGradientBoostingClassifier``'s rule), else ``False``.
+    ``False``: both parameters exactly as given.
+    """
+    fraction = EARLY_STOPPING_DEFAULTS[0] if validation_fraction is None else validation_fraction
+    if setting == "auto":
+        setting = len(data) > EARLY_STOPPING_ROWS and _splittable(data, fraction)
+    if not setting:
+        return EarlyStopping(False, validation_fraction, n_iter_no_change)
+    patience = EARLY_STOPPING_DEFAULTS[1] if n_iter_no_change is None else n_iter_no_change
+    return EarlyStopping(True, fraction, patience)

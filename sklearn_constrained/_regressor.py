@@ -22,7 +22,7 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
         As in :class:`ConstrainedClassifier`.
     device, random_state, verbose, validation_fraction, margin, callbacks : see below
         As in :class:`ConstrainedClassifier`.
-    tol, n_iter_no_change, objective_tol, dual_split, distributed : see below
+    tol, n_iter_no_change, objective_tol, early_stopping, dual_split, distributed : see below
         As in :class:`ConstrainedClassifier`.
     warm_start : bool, default=False
         As in :class:`ConstrainedClassifier` (the target standardisation of
@@ -69,14 +69,15 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
     def __init__(self, module=None, *, constraints=None, method="auto", optimizer="adam",
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
-                 n_iter_no_change=None, objective_tol=1e-4, dual_split=None, distributed=False,
-                 warm_start=False, standardize_target=True, **kwargs):
+                 n_iter_no_change=None, objective_tol=1e-4, early_stopping="auto",
+                 dual_split=None, distributed=False, warm_start=False, standardize_target=True,
+                 **kwargs):
         super().__init__(module, constraints=constraints, method=method, optimizer=optimizer,
                          lr=lr, max_epochs=max_epochs, batch_size=batch_size, device=device,
                          random_state=random_state, verbose=verbose,
                          validation_fraction=validation_fraction, margin=margin,
                          callbacks=callbacks, tol=tol, n_iter_no_change=n_iter_no_change,
-                         objective_tol=objective_tol,
+                         objective_tol=objective_tol, early_stopping=early_stopping,
                          dual_split=dual_split,
                          distributed=distributed, warm_start=warm_start, **kwargs)
         self.standardize_target = standardize_target

@@ -173,9 +173,13 @@ class BestIterate(Callback):
             return
         epoch = row["epoch"]
         if verdict.feasible:
+            if self.prefer_last and not self.constraints:
+                return  # every epoch is feasible: the last one is returned, keep no copies
             if self.best_feasible_ is None or objective < self.best_feasible_["objective"]:
+                sel = row.get("selection")
                 self.best_feasible_ = {"objective": objective, "score": 0.0,
-                                       "snapshot": take_snapshot(net, epoch)}
+                                       "snapshot": take_snapshot(net, epoch),
+                                       "data": sel["data"] if sel is not None else "training"}
             return
         if self.best_feasible_ is not None:
             return  # a feasible epoch exists: infeasible candidates are no longer needed
@@ -199,7 +203,12 @@ class BestIterate(Callback):
             chosen, self.reason_ = None, "the last epoch (feasible)"
         elif self.best_feasible_ is not None:
             chosen = self.best_feasible_
-            self.reason_ = "the feasible epoch with the lowest objective"
+            data = chosen.get("data", "training")
+            self.reason_ = (
+                "the feasible epoch with the lowest objective" if data == "training" else
+                f"the epoch that meets every level on the {data} part, with the lowest "
+                "objective there"
+            )
         elif self.candidates_:
             choice = find_best_candidate(
                 [c["objective"] for c in self.candidates_],

@@ -95,3 +95,65 @@ def test_a_warm_start_counts_afresh(data):
     # the resumed fit runs at least n_iter_no_change + 1 epochs of its own
     assert clf.n_iter_ >= first + 11
     assert "stopped" in clf.history_[-1]
+
+
+# -- early_stopping: HistGradientBoosting's "auto" ------------------------------------
+def _big(n, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 3)
+    return X, (X[:, 0] + 0.3 * rng.randn(n) > 0).astype(int), rng.randint(0, 2, n)
+
+
+def test_early_stopping_auto_turns_on_above_10000_rows():
+    X, y, s = _big(10_001)
+    kw = dict(module=sc.models.Linear, max_epochs=200, batch_size=-1, lr=0.1, random_state=0)
+    clf = _fit(sc.ConstrainedClassifier(**kw), X, y)
+    # a validation part of 0.1 (stratified), the rule on it with patience 10
+    assert clf.early_stopping_ is True
+    assert clf.n_iter_ < 200 and "stopped" in clf.history_[-1]
+    assert all("valid_objective" in r for r in clf.history_)
+    _assert_the_rule_held(clf)
+    assert "on the validation part" in clf.selection_reason_
+    assert clf.get_params()["validation_fraction"] is None  # the parameters stay as given
+    assert clf.get_params()["n_iter_no_change"] is None
+    # 10,000 rows or fewer: every epoch on all the rows, as before
+    small = _fit(sc.ConstrainedClassifier(**{**kw, "max_epochs": 30}), X[:10_000], y[:10_000])
+    assert small.early_stopping_ is False and small.n_iter_ == 30
+    assert "valid_objective" not in small.history_[-1]
+    # False: exactly the parameters given, even on big data
+    off = _fit(sc.ConstrainedClassifier(**{**kw, "max_epochs": 30}, early_stopping=False), X, y)
+    assert off.early_stopping_ is False and off.n_iter_ == 30
+
+
+def test_early_stopping_true_uses_the_given_fraction_and_patience(data):
+    X, y = data
+    clf = _fit(sc.ConstrainedClassifier(module=sc.models.Linear, max_epochs=300, lr=0.05,
+                                        random_state=0, early_stopping=True,
+                                        validation_fraction=0.2, n_iter_no_change=5), X, y)
+    assert clf.early_stopping_ is True and clf.n_iter_ < 300
+    assert all("valid_objective" in r for r in clf.history_)
+    _assert_the_rule_held(clf, n=5)
+
+
+def test_early_stopping_auto_leaves_groups_too_small_to_split_alone():
+    # a group of 4 rows cannot give one to a validation part of 0.1: "auto" stays
+    # off rather than raise (True raises, naming the group)
+    X, y, s = _big(10_004)
+    s = s.astype(object)
+    s[:4] = "tiny"
+    from sklearn_constrained.constraints import DemographicParity
+
+    kw = dict(module=sc.models.Linear, constraints={"dp": DemographicParity(0.2)},
+              max_epochs=2, batch_size=1024, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = sc.ConstrainedClassifier(**kw).fit(X, y, sensitive_features=s)
+    assert clf.early_stopping_ is False
+    with pytest.raises(ValueError, match="sensitive group 'tiny' has 4 sample"):
+        sc.ConstrainedClassifier(**kw, early_stopping=True).fit(X, y, sensitive_features=s)
+
+
+def test_early_stopping_is_validated(data):
+    X, y = data
+    with pytest.raises(ValueError, match="early_stopping"):
+        sc.ConstrainedClassifier(early_stopping="yes").fit(X, y)

@@ -830,3 +830,45 @@ def test_restore_finite_falls_back_to_an_earlier_state():
     # an extra snapshot (a kept candidate) is tried last
     extra = {"module": good, "method": method_state, "evaluators": {}, "epoch": 2}
     assert guard.restore_finite(net, X, [extra]) == 2
+
+
+# ----------------------------------------------------------------------------
+# the module's mode: every gradient step in training mode
+# ----------------------------------------------------------------------------
+class _RecordsMode(torch.nn.Module):
+    """Records ``self.training`` of every forward pass that builds a graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Dropout(0.2),
+                                        torch.nn.Linear(8, 2))
+        self.modes = []
+
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            self.modes.append((self.training, self.body[1].training))
+        return self.body(x)
+
+
+@pytest.mark.parametrize("dual_split", [None, 0.3])
+def test_every_gradient_step_runs_in_training_mode(data5, dual_split):
+    # the held-out batches of dual_split are predicted in eval mode between the
+    # steps; the mode is set back before each step's forward pass
+    X, y = data5
+    groups = np.arange(len(y)) % 2
+    module = _RecordsMode()
+    clf = ConstrainedClassifier(
+        module=module,
+        constraints={"dp": DemographicParity(bound=0.1)},
+        dual_split=dual_split,
+        max_epochs=3,
+        batch_size=32,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y, sensitive_features=groups)
+    modes = clf.module_.modes
+    steps = 3 * int(np.ceil(len(y) * (1 - (dual_split or 0)) / 32))
+    assert len(modes) >= steps - 3
+    assert all(m == (True, True) for m in modes)

@@ -165,8 +165,9 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
     validation_constraint_values_ : dict of str to float
         With a validation part: the values on it.
     early_stopping_ : bool
-        Whether the fit held out a validation part and stopped early by
-        ``early_stopping``'s rule (see ``early_stopping``).
+        Whether ``early_stopping`` was on for this fit (a validation part and
+        the stopping rule); ``history_[-1]["stopped"]`` says whether it
+        stopped before ``max_epochs``.
     history_ : list of dict
         One record per epoch: ``objective``, ``loss`` (the Lagrangian or
         penalised loss), ``constraints`` (values), ``violations``,

@@ -75,7 +75,9 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
         that the user's level holds on unseen data from the same
         distribution with about 95% confidence. The levels in
         ``constraints`` and every report stay the user's; ``history_`` records
-        the ``margins`` used.
+        the ``margins`` used. Above 10,000 rows the default ``early_stopping``
+        holds a tenth out, so the margin protects data of that size (pass
+        ``early_stopping=False`` or a ``validation_fraction`` for another).
     callbacks : None or list of skorch callbacks, default=None
         Run with the library's own (after them, before the stopping test);
         they see plain targets and the epoch's record in ``net.history``.

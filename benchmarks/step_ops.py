@@ -59,13 +59,18 @@ def _ops_per_step(make, X, y, groups, batch):
     return ops / steps
 
 
-def _plain_ops_per_step(X, y, batch):
-    """The same count for the plain loop of ``benchmarks/overhead.py`` (same MLP, Adam)."""
-    from benchmarks.overhead import plain_torch_loop
-
+def _plain_setup(X, y):
+    """``(X as float32, the MLP)`` for the plain loop of ``benchmarks/overhead.py``."""
     X = np.asarray(X, dtype=np.float32)
     torch.manual_seed(0)
-    module = sc.models.MLP(X.shape[1], len(np.unique(y)))
+    return X, sc.models.MLP(X.shape[1], len(np.unique(y)))
+
+
+def _plain_ops_per_step(X, y, batch):
+    """The aten count of :func:`_ops_per_step` for the plain loop (Adam, shuffled slices)."""
+    from benchmarks.overhead import plain_torch_loop
+
+    X, module = _plain_setup(X, y)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         plain_torch_loop(module, X, y, EPOCHS, batch)
     ops = sum(e.count for e in prof.key_averages() if e.key.startswith("aten::"))
@@ -120,10 +125,8 @@ def run(quick=False, out_dir=None):
         def plain_calls(epochs, Xc=Xc, yc=yc, batch=batch):
             from benchmarks.overhead import plain_torch_loop
 
-            X32 = np.asarray(Xc, dtype=np.float32)
-            torch.manual_seed(0)
-            plain_torch_loop(sc.models.MLP(X32.shape[1], len(np.unique(yc))), X32, yc, epochs,
-                             batch)
+            X32, module = _plain_setup(Xc, yc)
+            plain_torch_loop(module, X32, yc, epochs, batch)
 
         per_epoch = int(np.ceil(len(Xc) / batch))
         calls[name] = {"plain PyTorch loop (reference)": _calls_per_step(plain_calls, per_epoch),

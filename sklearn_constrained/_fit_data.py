@@ -113,6 +113,17 @@ def check_groups(constraints, groups, labels):
     return needs
 
 
+def _unsplittable_groups(data, fraction):
+    """``[(code, size), ...]``: the groups a split of ``fraction`` leaves empty on a side."""
+    if data.groups is None:
+        return []
+    return [
+        (code, int(size))
+        for code, size in enumerate(np.bincount(data.groups))
+        if size and (round(size * fraction) < 1 or size - round(size * fraction) < 1)
+    ]
+
+
 def split_off(data, fraction, seed, *, classifier, group_labels=None, param="validation_fraction"):
     """``(kept, held_out)`` row indices: ``fraction`` of the rows held out.
 
@@ -124,16 +135,14 @@ def split_off(data, fraction, seed, *, classifier, group_labels=None, param="val
     everything = np.arange(n)
     strata = []
     if data.groups is not None:
-        counts = np.bincount(data.groups)
-        for code, size in enumerate(counts):
-            if size and (round(size * fraction) < 1 or size - round(size * fraction) < 1):
-                label = code if group_labels is None else str(group_labels[code])
-                raise ValueError(
-                    f"`{param}`={fraction!r}: the sensitive group {label!r} has {size} sample(s), "
-                    "too few to place at least one in the training part and one in the held-out "
-                    "part. Merge it with another group, collect more of its samples, or change "
-                    f"`{param}`."
-                )
+        for code, size in _unsplittable_groups(data, fraction)[:1]:
+            label = code if group_labels is None else str(group_labels[code])
+            raise ValueError(
+                f"`{param}`={fraction!r}: the sensitive group {label!r} has {size} sample(s), "
+                "too few to place at least one in the training part and one in the held-out "
+                "part. Merge it with another group, collect more of its samples, or change "
+                f"`{param}`."
+            )
         if classifier:
             strata.append(data.groups * (int(data.y.max()) + 1) + data.y)
         strata.append(data.groups)
@@ -175,15 +184,6 @@ class EarlyStopping(NamedTuple):
     n_iter_no_change: object  # int or None
 
 
-def _splittable(data, fraction):
-    # every group keeps a row on each side of a split of this fraction
-    if data.groups is None:
-        return True
-    sizes = np.bincount(data.groups)
-    held = np.round(sizes[sizes > 0] * fraction)
-    return bool(np.all((held >= 1) & (sizes[sizes > 0] - held >= 1)))
-
-
 def resolve_early_stopping(setting, data, validation_fraction, n_iter_no_change):
     """``early_stopping`` for this data: whether it is on, the fraction and the patience.
 
@@ -196,7 +196,7 @@ def resolve_early_stopping(setting, data, validation_fraction, n_iter_no_change)
     """
     fraction = EARLY_STOPPING_DEFAULTS[0] if validation_fraction is None else validation_fraction
     if setting == "auto":
-        setting = len(data) > EARLY_STOPPING_ROWS and _splittable(data, fraction)
+        setting = len(data) > EARLY_STOPPING_ROWS and not _unsplittable_groups(data, fraction)
     if not setting:
         return EarlyStopping(False, validation_fraction, n_iter_no_change)
     patience = EARLY_STOPPING_DEFAULTS[1] if n_iter_no_change is None else n_iter_no_change

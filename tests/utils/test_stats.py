@@ -424,6 +424,9 @@ def test_two_group_gap_margin_with_a_level_is_exact():
     assert gap_margin(r, n, level=free * 0.9) == free
     assert gap_margin(r, n, level=free * (1 + 1e-8)) == pytest.approx(free, rel=1e-3)
     assert auto_margin("gap", r, n, level=0.1) == gap_margin(r, n, level=0.1)
+    # a confidence of at most 1/2 needs no margin with two groups (no root-finding error)
+    assert gap_margin(r, n, level=0.1, confidence=0.4) == 0.0
+    assert 0 < gap_margin(r, n, level=0.1, confidence=0.6) < gap_margin(r, n, level=0.1)
 
 
 def test_two_group_gap_margin_guarantee_end_to_end():

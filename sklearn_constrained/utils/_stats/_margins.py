@@ -207,7 +207,10 @@ def _two_group_margin(pair_sd, level, conf):
         inside = special.ndtr(mu / pair_sd) - special.ndtr(-(2 * level - mu) / pair_sd)
         return float(np.prod(inside)) - conf
 
-    # excess(0) < 0 (at most 1/2 per column) and excess(level) >= 0 (checked by the caller)
+    # excess(level) >= 0 (checked by the caller); excess(0) is at most 1/2 per column,
+    # so only a confidence of at most 1/2 is met with no margin at all
+    if excess(0.0) >= 0:
+        return 0.0
     return float(optimize.brentq(excess, 0.0, level, xtol=1e-12, rtol=1e-10))
 
 

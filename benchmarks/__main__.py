@@ -67,6 +67,10 @@ BENCHMARKS = [
     ),
     ("step_ops", "tensor operations and Python calls per training step (issue 16, ~1 min)"),
     ("group_loss_level", "a group-loss level in the units of y, Adam and SGD (issue 17, ~20 s)"),
+    (
+        "rate_oscillation",
+        "a rate level on breast cancer: auto and GDA(dual_lr=1) over 10 seeds (issue 13, ~1 min)",
+    ),
 ]
 
 #: paper reproductions, (module name, what it reproduces): longer, so run only

@@ -204,7 +204,7 @@ def make_callbacks(
     check = valid if valid is not None else (held if data_dependent else None)
     if check is not None:
         X_c, y_c = train_tensors if check is train else to_tensors(check, dtype)
-        data = "validation" if check is valid else "training"
+        data = "validation" if check is valid else ("dual" if check is dual else "training")
         check_cb = IterateCheck(X_c, y_c, constraints, tol, data=data, max_epochs=max_epochs)
         callbacks.append(("constrained_check", check_cb))
     callbacks.append(("constrained_best", best))

@@ -29,6 +29,7 @@ from ._fit_data import (
     FitData,
     check_groups,
     encode_groups,
+    resolve_dual_split,
     resolve_early_stopping,
     split_off,
     to_tensors,
@@ -71,7 +72,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
         "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "objective_tol": [Interval(Real, 0, None, closed="left")],
-        "dual_split": [None, _FRACTION],
+        "dual_split": [None, StrOptions({"auto"}), _FRACTION],
         "distributed": ["boolean"],
         "warm_start": ["boolean"],
     }
@@ -80,7 +81,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
                  n_iter_no_change=None, objective_tol=1e-4, early_stopping="auto",
-                 dual_split=None, distributed=False, warm_start=False, **kwargs):
+                 dual_split="auto", distributed=False, warm_start=False, **kwargs):
         self.module = module
         self.constraints = constraints
         self.method = method
@@ -257,8 +258,10 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
             kept, held = split_off(data, validation_fraction, seed, classifier=classifier,
                                    group_labels=self.group_labels_)
             train, valid = data.subset(kept), data.subset(held)
-        if self.dual_split is not None and any(c.requires_data for c in constraints.values()):
-            kept, held = split_off(train, self.dual_split, seed + 1, classifier=classifier,
+        self.dual_split_ = resolve_dual_split(self.dual_split, self.margin, constraints, train,
+                                              self.group_labels_)
+        if self.dual_split_ is not None:
+            kept, held = split_off(train, self.dual_split_, seed + 1, classifier=classifier,
                                    group_labels=self.group_labels_, param="dual_split")
             train, dual = train.subset(kept), train.subset(held)
         return train, valid, dual

@@ -5,9 +5,11 @@ target, the sensitive groups and the sample weights once, then splits off
 the validation part (``validation_fraction``) and the dual part
 (``dual_split``), each stratified by group and class, with errors that name
 a group too small for the split. ``early_stopping`` decides whether there is
-a validation part and a patience when the user set neither.
+a validation part and a patience when the user set neither; ``dual_split="auto"``
+whether there is a dual part.
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,11 +19,14 @@ import torch
 from sklearn.model_selection import train_test_split
 
 __all__ = [
+    "DUAL_SPLIT_AUTO",
+    "DUAL_SPLIT_AUTO_ROWS",
     "EARLY_STOPPING_ROWS",
     "EarlyStopping",
     "FitData",
     "check_groups",
     "encode_groups",
+    "resolve_dual_split",
     "resolve_early_stopping",
     "split_off",
     "to_tensors",
@@ -31,6 +36,10 @@ __all__ = [
 EARLY_STOPPING_ROWS = 10_000
 #: the validation fraction and patience early stopping uses when they are not given
 EARLY_STOPPING_DEFAULTS = (0.1, 10)
+#: the dual part ``dual_split="auto"`` holds out (``benchmarks/heldout.py``, section 4)
+DUAL_SPLIT_AUTO = 0.3
+#: ``dual_split="auto"`` holds out nothing below this many training rows
+DUAL_SPLIT_AUTO_ROWS = 2_000
 
 
 @dataclass
@@ -201,3 +210,43 @@ def resolve_early_stopping(setting, data, validation_fraction, n_iter_no_change)
         return EarlyStopping(False, validation_fraction, n_iter_no_change)
     patience = EARLY_STOPPING_DEFAULTS[1] if n_iter_no_change is None else n_iter_no_change
     return EarlyStopping(True, fraction, patience)
+
+
+def resolve_dual_split(setting, margin, constraints, train, group_labels=None):
+    """The share of the training rows held out for the multipliers, or ``None``.
+
+    ``None`` when no constraint depends on the data. ``"auto"``:
+    :data:`DUAL_SPLIT_AUTO` when ``margin="auto"`` and a constraint's training
+    value is optimistic (``optimistic_in_sample``: a rate of the positives or
+    the negatives, a group's loss) and there are at least
+    :data:`DUAL_SPLIT_AUTO_ROWS` training rows: the margin covers the sampling
+    error of a value, not the bias of one measured on the rows the weights
+    fit, so the multipliers and the returned epoch are judged on rows the
+    weights never see. On fewer rows the dual part's own sampling error (the
+    margin grows with it) costs more than the bias it removes. ``None``
+    otherwise, and (with a warning) when a sensitive group is too small to
+    split. A float: as given.
+    """
+    data_dependent = [c for c in constraints.values() if c.requires_data]
+    if not data_dependent:
+        return None
+    if setting != "auto":
+        return setting
+    if not (isinstance(margin, str) and margin == "auto"
+            and any(c.optimistic_in_sample for c in data_dependent)
+            and len(train) >= DUAL_SPLIT_AUTO_ROWS):
+        return None
+    small = _unsplittable_groups(train, DUAL_SPLIT_AUTO)
+    if small:
+        code, size = small[0]
+        label = code if group_labels is None else str(group_labels[code])
+        warnings.warn(
+            f"dual_split='auto' holds out no dual part: the sensitive group {label!r} has "
+            f"{size} sample(s), too few to split {DUAL_SPLIT_AUTO:g} of them off. margin='auto' "
+            "then covers the sampling error alone, and the training value of a rate of the "
+            "positives or the negatives understates its value on unseen data.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return DUAL_SPLIT_AUTO

@@ -42,6 +42,8 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
         As in :class:`ConstrainedClassifier`.
     best_epoch_, selection_reason_, validation_constraint_values_ : see below
         As in :class:`ConstrainedClassifier`.
+    early_stopping_, dual_split_ : see below
+        As in :class:`ConstrainedClassifier`.
     y_ndim_ : int
         The number of dimensions of the ``y`` seen in fit (1: predictions are 1-d).
     y_mean_, y_scale_ : ndarray
@@ -70,7 +72,7 @@ class ConstrainedRegressor(RegressorMixin, BaseConstrainedEstimator):
                  lr=None, max_epochs=100, batch_size=128, device="auto", random_state=None,
                  verbose=0, validation_fraction=None, margin=None, callbacks=None, tol=1e-3,
                  n_iter_no_change=None, objective_tol=1e-4, early_stopping="auto",
-                 dual_split=None, distributed=False, warm_start=False, standardize_target=True,
+                 dual_split="auto", distributed=False, warm_start=False, standardize_target=True,
                  **kwargs):
         super().__init__(module, constraints=constraints, method=method, optimizer=optimizer,
                          lr=lr, max_epochs=max_epochs, batch_size=batch_size, device=device,

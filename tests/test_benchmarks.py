@@ -22,6 +22,7 @@ from benchmarks import (
     heldout,
     minimize_overhead,
     overhead,
+    rate_oscillation,
     robustness,
     step_ops,
     tuning_cost,
@@ -255,6 +256,16 @@ def test_step_ops_and_group_loss_level_smallest(tmp_path):
     assert "Command: `python -m benchmarks.group_loss_level --quick`" in text
     assert "| auto | sgd | BoundedGroupLoss(2500) |" in text
     assert len(bgl) == 2 and all(math.isfinite(f.value) and f.value > 0 for f in bgl)
+
+
+def test_rate_oscillation_smallest(tmp_path):
+    figures = rate_oscillation.run(quick=True, out_dir=tmp_path)
+    text = (tmp_path / "rate_oscillation.md").read_text()
+    assert "Command: `python -m benchmarks.rate_oscillation --quick`" in text
+    assert "| auto |" in text and "| GDA(dual_lr=1) |" in text
+    assert [f.name.rsplit(", ", 1)[1] for f in figures] == ["auto", "GDA(dual_lr=1)"]
+    assert all(0.0 < f.value <= 1.0 for f in figures)
+    assert "rate_oscillation" in {n for n, _ in entry.BENCHMARKS}
 
 
 def test_entry_point_writes_the_summary(tmp_path, capsys):

@@ -55,7 +55,10 @@ class IterateCheck(Callback):
         The user's constraints (their levels and tolerance scales).
     tol : float
         The relative feasibility tolerance.
-    data : {"training", "validation"}
+    data : {"training", "validation", "dual"}
+        The rows of ``X``: the training data, the validation part or the
+        dual part (``dual_split``; the level tightened by the margin holds
+        there, as on the training data).
     max_epochs : int
     max_checks : int, default=500
     """
@@ -88,9 +91,9 @@ class IterateCheck(Callback):
             for name, e in net.evaluators_.items():
                 if e.requires_data:
                     fresh = e.fresh()
-                    if self.data == "training":
-                        # on the training data, the level the fit is held to (tightened
-                        # by the margin, when there is one)
+                    if self.data != "validation":
+                        # on the training data or the dual part, the level the fit is
+                        # held to (tightened by the margin, when there is one)
                         fresh.set_margin(e.margin_)
                     states[name] = fresh.evaluate(batch)
             record = summarize(objective, objective, states, net.kinds_)

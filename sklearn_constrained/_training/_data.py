@@ -174,21 +174,40 @@ class HeldOutStream:
             self.pos = int(state.get("pos", self.n))
 
 
-#: rows per inference chunk: fixed, so that a row's prediction never depends on
-#: how many rows are predicted with it (batch-invariant output)
-INFERENCE_CHUNK = 256
+#: the fewest and the most rows per inference chunk
+INFERENCE_CHUNK = (256, 2048)
+#: input entries per inference chunk between those bounds (1 MiB of float32)
+INFERENCE_ENTRIES = 2**18
 
 
-def predict_chunks(module, X, device, chunk=INFERENCE_CHUNK, dtype=None):
+def inference_chunk(X):
+    """Rows per inference chunk for inputs shaped like ``X``'s rows.
+
+    About :data:`INFERENCE_ENTRIES` input entries (a few thousand rows of a
+    table, a few hundred images), within :data:`INFERENCE_CHUNK`: fewer calls
+    for a full pass over tabular data (the per-epoch check of every
+    data-dependent constraint), bounded activations for images. It depends on
+    the row's shape only, so a row's prediction never depends on how many rows
+    are predicted with it.
+    """
+    row = int(np.prod(X.shape[1:])) if len(X.shape) > 1 else 1
+    lo, hi = INFERENCE_CHUNK
+    return int(min(hi, max(lo, INFERENCE_ENTRIES // max(row, 1))))
+
+
+def predict_chunks(module, X, device, chunk=None, dtype=None):
     """The module's outputs on the rows of ``X``, ``chunk`` rows at a time.
 
     In evaluation mode and without gradients, as a list of tensors on
     ``device``; the module's training mode is restored. ``X`` is a tensor,
-    an array or a SciPy sparse matrix. Every chunk but the last has exactly
-    ``chunk`` rows, and the last is padded to ``chunk`` rows, so the BLAS
-    kernels (and so the float32 rounding) of a row's prediction do not
-    depend on how many rows are predicted together.
+    an array or a SciPy sparse matrix. ``chunk``: :func:`inference_chunk`
+    when ``None``. Every chunk but the last has exactly ``chunk`` rows, and
+    the last is padded to ``chunk`` rows, so the BLAS kernels (and so the
+    float32 rounding) of a row's prediction do not depend on how many rows
+    are predicted together.
     """
+    if chunk is None:
+        chunk = inference_chunk(X)
     was_training = module.training
     module.train(False)
     n = X.shape[0]

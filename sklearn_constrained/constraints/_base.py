@@ -131,6 +131,10 @@ class Constraint(ParamsMixin, BaseEstimator):
     requires_data = False
     requires_groups = False
     requires_labels = False
+    #: the value on the rows the weights were fit to understates the value on
+    #: fresh rows (a rate of the positives or the negatives, a group's loss):
+    #: ``margin="auto"`` then holds out a dual part (``dual_split="auto"``)
+    optimistic_in_sample = False
     #: the parameters that hold the constraint's level(s)
     level_names = ("bound", "upper", "lower")
     _parameter_constraints: dict = {}

@@ -49,6 +49,7 @@ class BoundedGroupLoss(GroupMeanConstraint):
 
     requires_groups = True
     requires_labels = True
+    optimistic_in_sample = True
     level_names = ("bound",)
     _parameter_constraints = {"bound": [level_interval()]}
 

@@ -164,6 +164,7 @@ class _LabelRate(RateConstraint):
     """The TPR (``negatives=False``) or FPR (``negatives=True``) of the positive class."""
 
     requires_labels = True
+    optimistic_in_sample = True
     negatives = False
 
     def margin(self, means, sizes, new_sizes, confidence):

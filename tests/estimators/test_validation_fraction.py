@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from sklearn_constrained import ConstrainedClassifier
-from sklearn_constrained.constraints import DemographicParity, L2Norm, PredictionRate
+from sklearn_constrained.constraints import (
+    DemographicParity,
+    EqualizedOdds,
+    FalsePositiveRate,
+    L2Norm,
+    PredictionRate,
+    TruePositiveRate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +137,66 @@ def test_item_3_with_dual_split_the_margin_is_sized_by_the_dual_part(data):
     split = _fit(ConstrainedClassifier(**kw, dual_split=0.3), X, y)
     # the estimates come from 30% of the rows: a larger sampling error, a larger margin
     assert split.history_[0]["margins"]["rate"][0] > plain.history_[0]["margins"]["rate"][0]
+
+
+def _labelled(n=2000, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 4)
+    y = (X[:, 0] + 0.5 * rng.randn(n) > 0).astype(int)
+    return X, y, np.where(X[:, 1] > 0, "a", "b")
+
+
+@pytest.mark.parametrize(
+    ("constraint", "margin", "dual_split", "expected"),
+    [
+        # a rate of the negatives is optimistic on the rows the weights fit
+        (FalsePositiveRate(upper=0.2), "auto", "auto", 0.3),
+        (TruePositiveRate(lower=0.8), "auto", "auto", 0.3),
+        # ... but a dual part of fewer than 2,000 rows costs more than it removes
+        ((FalsePositiveRate(upper=0.2), 1999), "auto", "auto", None),
+        # no margin asked for: no dual part
+        (FalsePositiveRate(upper=0.2), None, "auto", None),
+        (FalsePositiveRate(upper=0.2), 0.01, "auto", None),
+        # a gap between groups and a rate of the predictions alone: none
+        (DemographicParity(0.1), "auto", "auto", None),
+        (EqualizedOdds(0.2), "auto", "auto", None),
+        (PredictionRate(1, upper=0.4), "auto", "auto", None),
+        # explicit settings as given
+        (FalsePositiveRate(upper=0.2), "auto", None, None),
+        (DemographicParity(0.1), None, 0.2, 0.2),
+        # no data-dependent constraint: nothing to hold out for
+        (L2Norm(30), "auto", 0.2, None),
+    ],
+)
+def test_item_5_dual_split_auto_holds_out_rows_where_the_training_value_is_biased(
+    constraint, margin, dual_split, expected
+):
+    constraint, n = constraint if isinstance(constraint, tuple) else (constraint, 2000)
+    X, y, s = _labelled(n)
+    clf = ConstrainedClassifier(constraints={"c": constraint}, method="gda", max_epochs=1,
+                                batch_size=256, random_state=0, margin=margin,
+                                dual_split=dual_split)
+    _fit(clf, X, y, sensitive_features=s)
+    assert clf.dual_split_ == expected
+    assert clf.get_params()["dual_split"] == dual_split  # the parameter is not changed
+    # the returned epoch is judged on the dual part when there is one
+    selection = clf.history_[-1].get("selection")
+    if constraint.requires_data:
+        assert selection["data"] == ("training" if expected is None else "dual")
+    else:
+        assert selection is None
+
+
+def test_item_5_dual_split_auto_warns_and_holds_out_nothing_for_a_tiny_group():
+    X, y, s = _labelled()
+    s = s.astype(object)
+    s[:1] = "tiny"
+    clf = ConstrainedClassifier(constraints={"fpr": FalsePositiveRate(upper=0.2)}, method="gda",
+                                max_epochs=1, random_state=0, margin="auto")
+    with pytest.warns(UserWarning, match=r"dual_split='auto' holds out no dual part: the "
+                                         r"sensitive group 'tiny' has 1 sample"):
+        clf.fit(X, y, sensitive_features=s)
+    assert clf.dual_split_ is None
+    # an explicit fraction still raises, naming the parameter
+    with pytest.raises(ValueError, match=r"`dual_split`=0.3: the sensitive group 'tiny'"):
+        _fit(clf.set_params(dual_split=0.3), X, y, sensitive_features=s)

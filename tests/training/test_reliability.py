@@ -419,7 +419,11 @@ def _estimator_error(param, allowed, got):
         ({"warm_start": 1}, _estimator_error("warm_start", BOOL, "1")),
         (
             {"dual_split": 1.5, "constraints": {"r": PredictionRate(1, lower=0.2)}},
-            _estimator_error("dual_split", r"None or a float in the range \(0\.0, 1\.0\)", "1.5"),
+            _estimator_error(
+                "dual_split",
+                r"None, a str among \{'auto'\} or a float in the range \(0\.0, 1\.0\)",
+                "1.5",
+            ),
         ),
         ({"distributed": "yes"}, _estimator_error("distributed", BOOL, "'yes'")),
         ({"device": "tpu9"}, r"Unknown `device`='tpu9'"),

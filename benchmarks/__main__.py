@@ -78,7 +78,7 @@ BENCHMARKS = [
 REPRODUCTIONS = [
     (
         "paper_table1",
-        "Table 1 of the SAL paper: FP, SAL, S-ADMM on MNIST-5k, CNN and GENEONet (~12 min)",
+        "Table 1 of the SAL paper: FP, SAL, S-ADMM on MNIST-5k, CNN and GENEONet (~13 min)",
     ),
     (
         "sparsity",

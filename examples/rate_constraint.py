@@ -26,11 +26,12 @@ on run ``i``). ``--estimator`` runs the 40 fits through
 ``ConstrainedClassifier(module=sc.models.Linear, optimizer="sgd",
 batch_size=-1, max_epochs=10000)`` instead, one fit per value: the same
 mathematics, but each of the 400,000 full-batch epochs pays the estimator's
-per-epoch bookkeeping (about 1.6 ms against 0.9 ms unconstrained), so it
-takes 10-20 minutes. It gives the same tables up to a few multipliers (its
-``Linear`` module has one logit per class): GDA reaches 70% at 80% accuracy
-for 16 of the 20 dual step sizes (the best feasible iterate helps at the
-largest steps), the penalty for 1 value.
+per-epoch bookkeeping (about 1.6 ms against 0.9 ms unconstrained, measured
+once in development), so it takes 10-20 minutes. It gives the same tables up
+to a few multipliers (its ``Linear`` module has one logit per class): GDA
+reaches 70% at 80% accuracy for 16 of the 20 dual step sizes (the best
+feasible iterate helps at the largest steps; the default path: 15), the
+penalty for 1 value.
 
 Usage::
 

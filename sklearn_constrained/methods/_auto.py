@@ -135,7 +135,8 @@ class Auto(ConstrainedMethod):
         the relative violation): it damps the oscillation of the
         multipliers; ``0`` is plain (adaptive) gradient ascent. 2 was the
         best of 0, 2 and 8 on the unscaled problems of
-        ``benchmarks/robustness.py``.
+        ``benchmarks/robustness.py`` in a development run (not part of its
+        results).
     augmented : bool, default=True
         Add the augmented term :math:`c = \eta / s` for deterministic
         constraints (weight constraints, ``minimize``'s functions).

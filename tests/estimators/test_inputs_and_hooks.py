@@ -150,3 +150,18 @@ def test_item_9_verbose_lines_show_values_against_levels(capsys):
     assert "/0.3 " in line and "/9 " in line  # value/level for each constraint
     assert ("ok" in line or "VIOLATED" in line) and "check on training data" in line
     assert "~" in line  # the running estimate of the rate is marked as such
+
+
+@pytest.mark.parametrize("n_features", [100, 784])
+def test_a_rows_prediction_does_not_depend_on_the_rows_predicted_with_it(n_features):
+    # predictions run in chunks sized by the row's shape (2,048 rows of 100 features,
+    # 334 of 784): a row predicted alone, across a chunk boundary or with every row
+    # gives the same output bit for bit, so the values judged during a fit are those
+    # reported after it
+    rng = np.random.RandomState(0)
+    X = rng.randn(2100, n_features).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    clf = ConstrainedClassifier(max_epochs=1, batch_size=512, random_state=0).fit(X, y)
+    every = clf.predict_proba(X)
+    for rows in (slice(0, 1), slice(330, 340), slice(2040, 2060), slice(2099, 2100)):
+        np.testing.assert_array_equal(clf.predict_proba(X[rows]), every[rows])

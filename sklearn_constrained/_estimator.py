@@ -313,6 +313,7 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
             classifier=is_classifier(self),
             n_samples=len(train) if dual is None else len(dual), external=dual is not None)
         method.bind(evaluators, device=device, dtype=dtype)
+        method.set_primal_optimizer(opt_cls)
         stream = None
         if dual is not None:
             X_d, y_d = to_tensors(dual, dtype)

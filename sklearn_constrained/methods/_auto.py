@@ -16,8 +16,16 @@ entry of a vector constraint shares the constraint's step):
    :math:`s = \max(1, |\epsilon|)`.
 2. **A PI update in the units of a multiplier.** Every primal step,
    :math:`\lambda \leftarrow [\lambda + \eta\,(e_t + k_p (e_t - e_{t-1}))]_+`
-   (no projection for an equality). The initial step
-   :math:`\eta_0 = 0.1\,|f_0| / s` is a tenth of the multiplier that would
+   (no projection for an equality). The initial step is a tenth of the
+   multiplier that balances the two gradients at the start,
+   :math:`\eta_0 = 0.1\,\|\nabla f\|_* / \|\nabla g\|_*` on the
+   constrained parameters, each gradient measured in the dual norm of the
+   primal optimizer's geometry: the 2-norm for SGD and L-BFGS, whose step
+   follows the gradient, and the 1-norm for Adam, RMSprop and the other
+   optimizers that normalise every coordinate (a sign-like step is steepest
+   descent in the max-norm, whose dual is the 1-norm); where that ratio
+   does not exist (no gradient in the parameters), :math:`\eta_0 = 0.1\,|f_0| / s`,
+   a tenth of the multiplier that would
    make a violation of size :math:`s` cost as much as the objective at the
    start (:math:`f_0`, the first batch's objective); for a group loss
    (whose state has an objective weight :math:`w`, see
@@ -80,12 +88,28 @@ _WINDOW_STEPS = 50
 _PROJECT_WITHIN = 0.1
 
 
-def _gradient_norm(t, params):
-    """The 2-norm of the gradient of ``t`` (summed over its entries) on ``params``."""
+#: optimizers that normalise each coordinate's step: their geometry is the max-norm's
+_COORDINATEWISE = (
+    torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam,
+    torch.optim.RAdam, torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.Adadelta,
+)
+
+
+def _dual_norm_order(optimizer_class):
+    """1 for a coordinate-wise (sign-like) optimizer, else 2 (SGD, L-BFGS, unknown)."""
+    is_class = isinstance(optimizer_class, type)
+    return 1 if is_class and issubclass(optimizer_class, _COORDINATEWISE) else 2
+
+
+def _gradient_norm(t, params, order=2):
+    """The ``order``-norm (1 or 2) of the gradient of ``t`` (its entries summed) on ``params``."""
     t = t.sum() if t.dim() else t
     with torch.enable_grad():
         grads = torch.autograd.grad(t, params, retain_graph=True, allow_unused=True)
-    return math.sqrt(sum(float(g.detach().double().square().sum()) for g in grads if g is not None))
+    grads = [g.detach().double() for g in grads if g is not None]
+    if order == 1:
+        return sum(float(g.abs().sum()) for g in grads)
+    return math.sqrt(sum(float(g.square().sum()) for g in grads))
 
 
 def _unit_move_scale(violation, parameters):
@@ -104,16 +128,18 @@ def _unit_move_scale(violation, parameters):
     return scale if math.isfinite(scale) and scale > 0 else None
 
 
-def _gradient_ratio(objective, violation, parameters):
+def _gradient_ratio(objective, violation, parameters, order=2):
     r""":math:`\|\nabla f\| / \|\nabla g\|` on the constrained parameters, or ``None``.
 
     The multiplier that balances the two gradients: the natural size of a
-    price in units of the objective per unit of the constraint.
+    price in units of the objective per unit of the constraint, both
+    gradients in the ``order``-norm (the dual norm of the primal step's geometry).
     """
     params = [p for p in parameters if p.requires_grad]
     if not params or not violation.requires_grad or not objective.requires_grad:
         return None
-    nf, ng = _gradient_norm(objective, params), _gradient_norm(violation, params)
+    nf = _gradient_norm(objective, params, order)
+    ng = _gradient_norm(violation, params, order)
     if not (nf > 0 and ng > 0 and math.isfinite(nf) and math.isfinite(ng)):
         return None
     return nf / ng
@@ -231,6 +257,7 @@ class Auto(ConstrainedMethod):
         """Fix the scales from the start's objective and violations (one synchronisation)."""
         f0 = abs(float(objective.detach()))
         f_scale = f0 if math.isfinite(f0) and f0 > 0 else 1.0
+        order = _dual_norm_order(getattr(self, "primal_optimizer_", None))
         for name, state in states.items():
             evaluator = self.evaluators_[name]
             level_scale = tolerance_scale(evaluator.constraint)
@@ -247,7 +274,7 @@ class Auto(ConstrainedMethod):
             # the quadratic term acts on the differentiable violation: it is kept
             # for deterministic constraints only (a rate's surrogate is not its value)
             self._quadratic[name] = bool(self.augmented) and not evaluator.requires_data
-            price = _gradient_ratio(objective, state.violation, evaluator.parameters)
+            price = _gradient_ratio(objective, state.violation, evaluator.parameters, order)
             if state.objective_weight is not None:
                 # a group's loss against the objective's: the multiplier that gives
                 # the group the objective's whole weight is 1 / w

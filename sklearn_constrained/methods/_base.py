@@ -72,6 +72,24 @@ class ConstrainedMethod(ParamsMixin, BaseEstimator):
         self.multipliers_ = Multipliers(self.kinds_)
         return self
 
+    def set_primal_optimizer(self, optimizer_class):
+        """Tell the method which primal optimizer trains the parameters (after :meth:`bind`).
+
+        The training loops call it; a method may size its steps in that
+        optimizer's geometry (:class:`~sklearn_constrained.methods.Auto` does).
+
+        Parameters
+        ----------
+        optimizer_class : type
+            A ``torch.optim.Optimizer`` subclass.
+
+        Returns
+        -------
+        self
+        """
+        self.primal_optimizer_ = optimizer_class
+        return self
+
     def release(self):
         """Drop the references to the constraint evaluators (and so to live parameters)."""
         self.evaluators_ = {}

@@ -9,13 +9,19 @@ from scipy.optimize import OptimizeResult
 
 from .._training._epoch import end_outer_iteration
 from .._training._step import constrained_step, evaluate_states
-from ..constraints._feasibility import judge
+from ..constraints._feasibility import judge, tolerance_scale
 from ..methods import resolve_method
 from ..utils._validation import resolve_optimizer
 from ._problem import FunctionConstraint
 from ._step_size import AutoStep
 
 __all__ = ["minimize"]
+
+#: with the self-set SGD step, an outer iteration whose largest violation exceeds this
+#: multiple of the larger of the start's violation and max(1, |level|) ran away: the
+#: primal outran the multipliers, and it is undone at a quarter of the step like a
+#: non-finite one
+RUNAWAY = 1e4
 
 
 def _check_int(name, value, low):
@@ -274,6 +280,7 @@ def minimize(
     kinds = {n: e.kind for n, e in evaluators.items()}
     box = _as_bounds(bounds, x)
     method.bind(evaluators, device=x.device, dtype=x.dtype)
+    method.set_primal_optimizer(opt_cls)
 
     def make_optimizer():
         return opt_cls([x], lr=lr, **opt_kwargs)
@@ -314,6 +321,7 @@ def minimize(
         step = AutoStep(fun, x, evaluators, method) if auto_step else None
         if step is not None:
             lr = step.start()
+            runaway_at = _runaway_levels(evaluators, constraints_by_name, kinds)
         opt = make_optimizer()
         nit = 0
         for nit in range(1, max_iter + 1):
@@ -333,8 +341,13 @@ def minimize(
             finite = _finite(record) and bool(torch.isfinite(x).all())
             if step is not None:
                 # the self-set step: back to the last finite outer iteration with a
-                # smaller step after a divergence, else re-measured at the new point
-                restored = step.after_outer_iteration(finite)
+                # smaller step after a divergence or a runaway, else re-measured at
+                # the new point
+                ran_away = any(
+                    record["largest_violations"].get(n, 0.0) > level
+                    for n, level in runaway_at.items()
+                )
+                restored = step.after_outer_iteration(finite and not ran_away)
                 lr = step.lr
                 if restored:
                     history.pop()
@@ -344,6 +357,15 @@ def minimize(
                     group["lr"] = lr
             if not finite:
                 status, stop_reason = 2, "diverged: the objective, x or a multiplier is not finite"
+                break
+            if step is not None and ran_away:
+                # the restarts are spent: the last finite point (restored) is kept
+                status = 2
+                stop_reason = (
+                    f"diverged: a violation grew past {RUNAWAY:g} times its start's and its "
+                    f"level's size after {step.restarts} smaller steps; the last point before "
+                    "it is returned (try a smaller lr or a better-scaled problem)"
+                )
                 break
             if callback is not None:
                 try:
@@ -363,6 +385,20 @@ def minimize(
         # and leaves the global RNG untouched
         return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
                        stop_reason, nit, history, grad_scale)
+
+
+def _runaway_levels(evaluators, constraints, kinds):
+    """Each constraint's runaway violation: ``RUNAWAY`` times its start's or level's size."""
+    from ..constraints._feasibility import violation_magnitude
+
+    with torch.no_grad():
+        states = evaluate_states(evaluators)
+    out = {}
+    for n, s in states.items():
+        v0 = float(violation_magnitude(kinds[n], s.strict_violation.detach()).max())
+        v0 = v0 if math.isfinite(v0) else 0.0
+        out[n] = RUNAWAY * max(tolerance_scale(constraints[n]), v0)
+    return out
 
 
 def _finite(record):

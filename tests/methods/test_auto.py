@@ -149,6 +149,40 @@ def test_a_diverging_problem_stops_with_a_clear_status():
     assert np.isfinite(res.x).all() and res.x[0] < 5  # the last finite point
 
 
+def test_a_runaway_is_undone_at_a_smaller_step():
+    # HS28 times 0.01 from x = 0: the self-set step made the iterates run away to
+    # |x| ~ 1e145 (finite, so it was returned with status 1); a violation past
+    # RUNAWAY times its start's and its level's size is now undone like a divergence
+    def fun(x):
+        return 0.01 * ((x[0] + x[1]) ** 2 + (x[1] + x[2]) ** 2)
+
+    level = Equality(lambda x: 0.01 * (x[0] + 2 * x[1] + 3 * x[2]), target=0.01)
+    res = minimize(fun, [0.0, 0.0, 0.0], [level], max_iter=600)
+    assert np.abs(res.x).max() < 10.0
+    # every kept outer iteration stays below the runaway size: 1e4 times the larger of
+    # the start's violation (0.01) and max(1, |level|) = 1 (it reached 1e99 by step 200)
+    worst = max(h["largest_violations"]["c0"] for h in res.history)
+    assert worst < 1e4
+    assert res.fun < 0.01  # f at the start is 0, f* = 0: nowhere near 1e288
+
+
+def _first_dual_step(optimizer):
+    # grad f(0) = (-4, 0, 0, 0), grad g = (1, 1, 1, 1): the 1-norm ratio is 1, the 2-norm's 2
+    res = minimize(lambda x: (torch.tensor([2.0, 1, 1, 1], dtype=x.dtype) * (x - torch.tensor(
+                       [1.0, 0, 0, 0], dtype=x.dtype)) ** 2).sum(),
+                   [0.0] * 4, [Inequality(lambda x: x.sum(), upper=-1.0)],
+                   optimizer=optimizer, max_iter=1)
+    return res.method.dual_steps_["c0"]
+
+
+def test_first_dual_step_is_measured_in_the_primal_optimizers_dual_norm():
+    # SGD follows the gradient (2-norm); Adam's step is sign-like, steepest descent in
+    # the max-norm, whose dual is the 1-norm
+    assert _first_dual_step("sgd") == pytest.approx(0.1 * 4.0 / 2.0)
+    assert _first_dual_step("adam") == pytest.approx(0.1 * 4.0 / 4.0)
+    assert _first_dual_step(torch.optim.RMSprop) == pytest.approx(0.1)
+
+
 def test_auto_is_the_default_everywhere_and_has_no_step_size():
     assert isinstance(resolve_method("auto"), Auto)
     assert ConstrainedClassifier().method == "auto"

@@ -164,7 +164,8 @@ class ConstrainedClassifier(ClassifierMixin, BaseConstrainedEstimator):
     input_shape_ : tuple
         The shape of one sample.
     module_ : torch.nn.Module
-        The trained module.
+        The trained module, in evaluation mode (``module_.training`` is
+        ``False``: the output ``predict`` uses).
     net_ : skorch.NeuralNet
         The skorch net that trained it.
     method_ : ConstrainedMethod

@@ -214,6 +214,9 @@ class BaseConstrainedEstimator(FittedMixin, BaseEstimator):
             net.method_.finalize()
         self._finish(net, constraints, best, diverged, kept, train, valid, initial)
         self._resume_ = _checkpoint.drop_if_returned(training, self.module_)
+        # a fitted model is for inference: dropout off, batch norm and L0 gates deterministic
+        # (a warm-started fit switches it back to training mode at its first step)
+        self.module_.eval()
         return self
 
     def _resume_state(self, constraints, method):

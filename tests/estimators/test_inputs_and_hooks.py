@@ -165,3 +165,25 @@ def test_a_rows_prediction_does_not_depend_on_the_rows_predicted_with_it(n_featu
     every = clf.predict_proba(X)
     for rows in (slice(0, 1), slice(330, 340), slice(2040, 2060), slice(2099, 2100)):
         np.testing.assert_array_equal(clf.predict_proba(X[rows]), every[rows])
+
+
+def test_the_fitted_module_is_left_in_evaluation_mode():
+    # an L0-gated network samples its gates in training mode: the fitted module_, called
+    # directly as a user of PyTorch would, must give the deterministic test-time output
+    # that predict uses, and a warm-started fit must train it again
+    from sklearn_constrained.models import L0MLP
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 8).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    clf = ConstrainedClassifier(L0MLP, module__hidden_layer_sizes=(16,), max_epochs=2,
+                                random_state=0)
+    clf.fit(X, y)
+    assert not clf.module_.training
+    with torch.no_grad():
+        first, second = clf.module_(torch.from_numpy(X)), clf.module_(torch.from_numpy(X))
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    before = [p.detach().clone() for p in clf.module_.parameters()]
+    clf.set_params(warm_start=True).fit(X, y)
+    assert not clf.module_.training
+    assert any(not torch.equal(a, b) for a, b in zip(before, clf.module_.parameters()))

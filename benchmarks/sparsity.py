@@ -33,7 +33,7 @@ accuracy no worse than the bisection's final model (mean over seeds of the
 per-seed difference, held-out; the training-accuracy difference is shown
 too).
 
-Run: ``python -m benchmarks.sparsity`` (about 5 minutes on 2 cores;
+Run: ``python -m benchmarks.sparsity`` (about 7 minutes on 2 cores;
 ``--quick``: 500 rows, a 32-unit model, 1 epoch, 1 seed, 2 penalty runs,
 a few seconds). Writes ``benchmarks/results/sparsity.md``.
 """
@@ -384,13 +384,14 @@ def report(case, results, quick, max_runs, seconds_all, cmd):
             notes.append(
                 f"- {label} over-satisfies the level: final multiplier "
                 f"{_ms([t.multiplier for t in ts], 1)} against "
-                f"{_ms([results[s][1][labels[0]].multiplier for s in seeds])} for {labels[0]}. "
-                "Its dual step starts at a tenth of the multiplier that balances the two "
-                "gradients (in the 1-norm, Adam's geometry) and the multiplier keeps "
-                "integrating the violation while Adam moves the gates at their full speed; "
-                "by the time the level is met it is far above the multiplier the level needs, "
-                "and the gates it closed do not reopen (see the methods guide, 'Where it still "
-                "falls short')."
+                f"{_ms([results[s][1][labels[0]].multiplier for s in seeds])} for {labels[0]}, "
+                "after a peak far above the latter (`history_`). Its dual step starts at a "
+                "tenth of the multiplier that balances the two gradients (in the 1-norm, "
+                "Adam's geometry) and the multiplier keeps integrating the violation while "
+                "Adam moves the gates at their full speed; by the time the level is met it is "
+                "far above the multiplier the level needs, and the gates it closed do not "
+                "reopen once it has fallen back to zero (see the methods guide, 'Where it "
+                "still falls short')."
             )
     head = goal_rows[0]
     verdict = (

@@ -176,11 +176,16 @@ def minimize(
         The primal optimizer. ``"lbfgs"`` uses a strong Wolfe line search.
     lr : float, default=None
         Primal step size. ``None``: for SGD, set from the problem's
-        curvature at ``x0`` and re-measured after every outer iteration,
-        with a diverged outer iteration undone at a quarter of the step
+        curvature at ``x0`` and re-measured after every outer iteration
         (see :mod:`sklearn_constrained.optim._step_size`: the iterates do not
         change when ``fun`` and the constraints are multiplied by a
-        constant); 1.0 for L-BFGS; 0.01 for the other optimizers.
+        constant); 1.0 for L-BFGS; 0.01 for the other optimizers. With the
+        self-set SGD step, an outer iteration that diverged (its objective,
+        ``x`` or a multiplier not finite) or ran away (a violation past
+        10^4 times the larger of the start's violation and
+        ``max(1, |level|)``) is undone at a quarter of the step; after 10
+        such restarts the solve stops with status 2 at the last point
+        before it.
     max_iter : int, default=1000
         Number of primal steps (L-BFGS: of ``.step`` calls, each up to the
         optimizer's own ``max_iter`` inner iterations).

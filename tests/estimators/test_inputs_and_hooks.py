@@ -186,4 +186,5 @@ def test_the_fitted_module_is_left_in_evaluation_mode():
     before = [p.detach().clone() for p in clf.module_.parameters()]
     clf.set_params(warm_start=True).fit(X, y)
     assert not clf.module_.training
-    assert any(not torch.equal(a, b) for a, b in zip(before, clf.module_.parameters()))
+    after = list(clf.module_.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))

@@ -9,19 +9,13 @@ from scipy.optimize import OptimizeResult
 
 from .._training._epoch import end_outer_iteration
 from .._training._step import constrained_step, evaluate_states
-from ..constraints._feasibility import judge, tolerance_scale
+from ..constraints._feasibility import judge
 from ..methods import resolve_method
 from ..utils._validation import resolve_optimizer
 from ._problem import FunctionConstraint
-from ._step_size import AutoStep
+from ._step_size import RUNAWAY, AutoStep
 
 __all__ = ["minimize"]
-
-#: with the self-set SGD step, an outer iteration whose largest violation exceeds this
-#: multiple of the larger of the start's violation and max(1, |level|) ran away: the
-#: primal outran the multipliers, and it is undone at a quarter of the step like a
-#: non-finite one
-RUNAWAY = 1e4
 
 
 def _check_int(name, value, low):
@@ -326,7 +320,6 @@ def minimize(
         step = AutoStep(fun, x, evaluators, method) if auto_step else None
         if step is not None:
             lr = step.start()
-            runaway_at = _runaway_levels(evaluators, constraints_by_name, kinds)
         opt = make_optimizer()
         nit = 0
         for nit in range(1, max_iter + 1):
@@ -348,10 +341,7 @@ def minimize(
                 # the self-set step: back to the last finite outer iteration with a
                 # smaller step after a divergence or a runaway, else re-measured at
                 # the new point
-                ran_away = any(
-                    record["largest_violations"].get(n, 0.0) > level
-                    for n, level in runaway_at.items()
-                )
+                ran_away = step.ran_away(record["largest_violations"])
                 restored = step.after_outer_iteration(finite and not ran_away)
                 lr = step.lr
                 if restored:
@@ -390,20 +380,6 @@ def minimize(
         # and leaves the global RNG untouched
         return _result(fun, x, evaluators, constraints_by_name, kinds, method, box, tol, status,
                        stop_reason, nit, history, grad_scale)
-
-
-def _runaway_levels(evaluators, constraints, kinds):
-    """Each constraint's runaway violation: ``RUNAWAY`` times its start's or level's size."""
-    from ..constraints._feasibility import violation_magnitude
-
-    with torch.no_grad():
-        states = evaluate_states(evaluators)
-    out = {}
-    for n, s in states.items():
-        v0 = float(violation_magnitude(kinds[n], s.strict_violation.detach()).max())
-        v0 = v0 if math.isfinite(v0) else 0.0
-        out[n] = RUNAWAY * max(tolerance_scale(constraints[n]), v0)
-    return out
 
 
 def _finite(record):

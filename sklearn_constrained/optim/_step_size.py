@@ -24,10 +24,16 @@ import math
 
 import torch
 
-__all__ = ["AutoStep", "curvature_step"]
+from ..constraints._feasibility import tolerance_scale, violation_magnitude
+
+__all__ = ["RUNAWAY", "AutoStep", "curvature_step"]
 
 #: fallback when the problem gives no usable scale
 DEFAULT_STEP = 0.01
+#: an outer iteration whose largest violation exceeds this multiple of the larger of the
+#: start's violation and max(1, |level|) ran away: the primal outran the multipliers, and
+#: it is undone at a quarter of the step like a non-finite one
+RUNAWAY = 1e4
 
 
 def _flat_grad(value, x, create_graph):
@@ -132,9 +138,10 @@ class AutoStep:
     :meth:`start` measures the step at ``x0``; after every outer iteration,
     :meth:`after_outer_iteration` either re-measures it at the new point
     (with the method's current multipliers) and keeps a snapshot of ``x``
-    and of the method's state, or, when the iteration diverged, restores the
-    last snapshot and quarters the step (at most ``max_restarts`` times; after
-    that the last finite point is kept and the solve stops as diverged).
+    and of the method's state, or, when the iteration diverged (or ran away:
+    :meth:`ran_away`), restores the last snapshot and quarters the step (at
+    most ``max_restarts`` times; after that the last finite point is kept and
+    the solve stops as diverged).
 
     Parameters
     ----------
@@ -161,15 +168,29 @@ class AutoStep:
         self.lr = DEFAULT_STEP
         self._vector = torch.zeros_like(x.detach())
         self._snapshot = None
+        self._runaway = {}
 
     def _save(self):
         self._snapshot = (self.x.detach().clone(), self.method.state_dict())
 
     def start(self):
-        """The step at the start (and the first snapshot)."""
+        """The step at the start (and the first snapshot and runaway sizes)."""
         self.lr = curvature_step(self.fun, self.x, self.evaluators, vector=self._vector)
+        self._runaway = {}
+        with torch.no_grad():
+            for name, e in self.evaluators.items():
+                strict = e.evaluate(None).strict_violation.detach()
+                v0 = float(violation_magnitude(e.kind, strict).max())
+                v0 = v0 if math.isfinite(v0) else 0.0
+                self._runaway[name] = RUNAWAY * max(tolerance_scale(e.constraint), v0)
         self._save()
         return self.lr
+
+    def ran_away(self, largest_violations):
+        """Whether a constraint's largest violation passed :data:`RUNAWAY` times its start size."""
+        return any(
+            largest_violations.get(name, 0.0) > size for name, size in self._runaway.items()
+        )
 
     def after_outer_iteration(self, finite):
         """Re-measure the step, or undo a divergence; return whether ``x`` was restored."""

@@ -123,10 +123,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=None, help=f"seeds (default {SEEDS})")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 epochs (a smoke pass)")
-    parser.add_argument("--out-dir", default=None,
+    parser.add_argument("--out", "--out-dir", dest="out", default=None,
                         help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
-    run(quick=args.quick, out_dir=args.out_dir, seeds=args.seeds)
+    run(quick=args.quick, out_dir=args.out, seeds=args.seeds)
 
 
 if __name__ == "__main__":

@@ -257,7 +257,7 @@ class Auto(ConstrainedMethod):
         """Fix the scales from the start's objective and violations (one synchronisation)."""
         f0 = abs(float(objective.detach()))
         f_scale = f0 if math.isfinite(f0) and f0 > 0 else 1.0
-        order = _dual_norm_order(getattr(self, "primal_optimizer_", None))
+        order = _dual_norm_order(self.primal_optimizer_)
         for name, state in states.items():
             evaluator = self.evaluators_[name]
             level_scale = tolerance_scale(evaluator.constraint)

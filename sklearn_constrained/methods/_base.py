@@ -70,6 +70,7 @@ class ConstrainedMethod(ParamsMixin, BaseEstimator):
         self.device_ = None if device is None else torch.device(device)
         self.dtype_ = dtype
         self.multipliers_ = Multipliers(self.kinds_)
+        self.primal_optimizer_ = None  # set_primal_optimizer, when the caller says
         return self
 
     def set_primal_optimizer(self, optimizer_class):

@@ -337,11 +337,11 @@ def minimize(
             record["iteration"] = nit
             history.append(record)
             finite = _finite(record) and bool(torch.isfinite(x).all())
+            ran_away = step is not None and step.ran_away(record["largest_violations"])
             if step is not None:
                 # the self-set step: back to the last finite outer iteration with a
                 # smaller step after a divergence or a runaway, else re-measured at
                 # the new point
-                ran_away = step.ran_away(record["largest_violations"])
                 restored = step.after_outer_iteration(finite and not ran_away)
                 lr = step.lr
                 if restored:
@@ -353,7 +353,7 @@ def minimize(
             if not finite:
                 status, stop_reason = 2, "diverged: the objective, x or a multiplier is not finite"
                 break
-            if step is not None and ran_away:
+            if ran_away:
                 # the restarts are spent: the last finite point (restored) is kept
                 status = 2
                 stop_reason = (
